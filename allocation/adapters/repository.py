@@ -1,0 +1,181 @@
+"""Repositories: load and save Product aggregates.
+
+The abstract repository tracks every product it hands out (``seen``), so the Unit of
+Work can save them and collect their events. The Django repository loads only what a
+decision needs (batches with their allocated totals and the waiting lines) and fetches
+single allocations lazily; saving checks the version read at load time.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterator
+
+from django.db import IntegrityError
+
+from allocation.domain.model import Allocation, Backorder, Batch, LineState, OrderLine, Product
+from allocation.models import BatchRecord, OrderLineRecord, ProductRecord
+
+
+class ConcurrencyError(Exception):
+    """Another transaction changed the product since we read it; the bus retries."""
+
+
+class AbstractProductRepository(abc.ABC):
+    def __init__(self) -> None:
+        self.seen: set[Product] = set()
+
+    def add(self, product: Product) -> None:
+        self._add(product)
+        self.seen.add(product)
+
+    def get(self, sku: str) -> Product | None:
+        """The product, or None; within one Unit of Work, always the same instance."""
+        known = next((p for p in self.seen if p.sku == sku), None)
+        return known or self._track(self._get(sku))
+
+    def get_by_batchref(self, ref: str) -> Product | None:
+        known = next((p for p in self.seen if p.batch(ref) is not None), None)
+        return known or self._track(self._get_by_batchref(ref))
+
+    def _track(self, product: Product | None) -> Product | None:
+        if product is not None:
+            self.seen.add(product)
+        return product
+
+    @abc.abstractmethod
+    def _add(self, product: Product) -> None: ...
+
+    @abc.abstractmethod
+    def _get(self, sku: str) -> Product | None: ...
+
+    @abc.abstractmethod
+    def _get_by_batchref(self, ref: str) -> Product | None: ...
+
+    @abc.abstractmethod
+    def save(self, product: Product) -> None:
+        """Persist the product's changes; raise ConcurrencyError if it changed meanwhile."""
+
+
+class StoredAllocations:
+    """The AllocationLookup the domain uses to fetch allocations one order or batch at a time."""
+
+    def __init__(self, sku: str) -> None:
+        self.sku = sku
+
+    def of_order(self, orderid: str) -> Allocation | None:
+        record = (
+            OrderLineRecord.objects.filter(product_id=self.sku, orderid=orderid)
+            .exclude(batch=None)
+            .first()
+        )
+        return _allocation(record) if record else None
+
+    def in_batch(self, batchref: str) -> Iterator[Allocation]:
+        return (_allocation(r) for r in OrderLineRecord.objects.filter(batch__reference=batchref))
+
+
+def _allocation(record: OrderLineRecord) -> Allocation:
+    assert record.batch_id is not None
+    assert record.sequence is not None
+    line = OrderLine(record.orderid, record.product_id, record.qty)
+    return Allocation(line, record.batch_id, record.arrival, record.sequence)
+
+
+BatchSnapshot = tuple[int, int]
+
+
+class DjangoProductRepository(AbstractProductRepository):
+    def __init__(self) -> None:
+        super().__init__()
+        self._loaded_versions: dict[str, int] = {}
+        self._loaded_batches: dict[str, dict[str, BatchSnapshot]] = {}
+
+    def _add(self, product: Product) -> None:
+        self._loaded_batches[product.sku] = {}
+
+    def _get(self, sku: str) -> Product | None:
+        record = ProductRecord.objects.filter(sku=sku).first()
+        if record is None:
+            return None
+        batches = [
+            Batch(b.reference, sku, b.purchased_quantity, b.eta, b.allocated_quantity)
+            for b in BatchRecord.objects.filter(product_id=sku)
+        ]
+        waiting = OrderLineRecord.objects.filter(product_id=sku, batch=None).order_by("arrival")
+        backorders = [Backorder(OrderLine(w.orderid, sku, w.qty), w.arrival) for w in waiting]
+        self._loaded_versions[sku] = record.version_number
+        self._loaded_batches[sku] = {b.reference: _snapshot(b) for b in batches}
+        return Product(sku, batches, record.version_number, backorders, StoredAllocations(sku))
+
+    def _get_by_batchref(self, ref: str) -> Product | None:
+        sku = BatchRecord.objects.filter(reference=ref).values_list("product_id", flat=True).first()
+        return self._get(sku) if sku is not None else None
+
+    def save(self, product: Product) -> None:
+        sku = product.sku
+        loaded_version = self._loaded_versions.get(sku)
+        if loaded_version == product.version_number:
+            return  # nothing changed
+        try:
+            if loaded_version is None:
+                ProductRecord.objects.create(sku=sku, version_number=product.version_number)
+            else:
+                self._check_and_bump(sku, loaded_version, product.version_number)
+            self._save_batches(product)
+            self._save_lines(sku, product.changed_lines())
+        except IntegrityError as error:  # a concurrent insert of the same sku, ref or line
+            raise ConcurrencyError(f"Concurrent change to {sku}: {error}") from error
+        self._loaded_versions[sku] = product.version_number
+        self._loaded_batches[sku] = {b.reference: _snapshot(b) for b in product.batches}
+
+    @staticmethod
+    def _check_and_bump(sku: str, expected: int, new: int) -> None:
+        """UPDATE ... WHERE version = expected: zero rows means someone else won."""
+        updated = ProductRecord.objects.filter(sku=sku, version_number=expected).update(
+            version_number=new
+        )
+        if updated != 1:
+            raise ConcurrencyError(f"Product {sku} changed since version {expected}")
+
+    def _save_batches(self, product: Product) -> None:
+        loaded = self._loaded_batches[product.sku]
+        for batch in product.batches:
+            before = loaded.get(batch.reference)
+            if before is None:
+                BatchRecord.objects.create(
+                    reference=batch.reference,
+                    product_id=product.sku,
+                    purchased_quantity=batch.purchased_quantity,
+                    allocated_quantity=batch.allocated_quantity,
+                    eta=batch.eta,
+                )
+            elif before != _snapshot(batch):
+                BatchRecord.objects.filter(reference=batch.reference).update(
+                    purchased_quantity=batch.purchased_quantity,
+                    allocated_quantity=batch.allocated_quantity,
+                )
+
+    @staticmethod
+    def _save_lines(sku: str, changed: dict[str, LineState | None]) -> None:
+        gone = [orderid for orderid, state in changed.items() if state is None]
+        if gone:
+            OrderLineRecord.objects.filter(product_id=sku, orderid__in=gone).delete()
+        for orderid, state in changed.items():
+            if state is None:
+                continue
+            placed = state if isinstance(state, Allocation) else None
+            OrderLineRecord.objects.update_or_create(
+                product_id=sku,
+                orderid=orderid,
+                defaults={
+                    "qty": state.line.qty,
+                    "batch_id": placed.batchref if placed else None,
+                    "arrival": state.arrival,
+                    "sequence": placed.sequence if placed else None,
+                },
+            )
+
+
+def _snapshot(batch: Batch) -> BatchSnapshot:
+    return (batch.purchased_quantity, batch.allocated_quantity)

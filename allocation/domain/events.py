@@ -1,0 +1,86 @@
+"""Domain events: facts the Product aggregate records about itself.
+
+Every event carries the SKU and the product ``version`` the change produced. Versions
+are unique and increasing within a SKU, which is what lets projections apply events
+idempotently and in any delivery order (a row keeps the version of the last event
+applied to it and ignores older ones).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, ClassVar
+
+
+@dataclass(frozen=True)
+class Event:
+    sku: str
+    version: int
+
+    registry: ClassVar[dict[str, type[Event]]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        Event.registry[cls.__name__] = cls
+
+    @property
+    def name(self) -> str:
+        return type(self).__name__
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        return {k: (v.isoformat() if isinstance(v, date) else v) for k, v in data.items()}
+
+    @staticmethod
+    def from_dict(name: str, data: dict[str, Any]) -> Event:
+        cls = Event.registry[name]
+        fields = {f.name: f.type for f in dataclasses.fields(cls)}
+        values = dict(data)
+        if "eta" in fields and values.get("eta"):
+            values["eta"] = date.fromisoformat(values["eta"])
+        return cls(**{k: v for k, v in values.items() if k in fields})
+
+
+@dataclass(frozen=True)
+class BatchCreated(Event):
+    ref: str
+    qty: int
+    eta: date | None
+
+
+@dataclass(frozen=True)
+class BatchQuantityChanged(Event):
+    ref: str
+    qty: int
+
+
+@dataclass(frozen=True)
+class LineEvent(Event):
+    """An event about one order line, identified by ``(orderid, sku)``."""
+
+    orderid: str
+    qty: int
+
+
+@dataclass(frozen=True)
+class Allocated(LineEvent):
+    batchref: str
+
+
+@dataclass(frozen=True)
+class Deallocated(LineEvent):
+    """A line left its batch: cancelled by the customer, or evicted by a shrinking batch."""
+
+    batchref: str
+
+
+@dataclass(frozen=True)
+class OutOfStock(LineEvent):
+    """No batch could take the line: it now waits (a backorder) until stock arrives."""
+
+
+@dataclass(frozen=True)
+class BackorderCancelled(LineEvent):
+    """A waiting line was cancelled before any stock arrived for it."""

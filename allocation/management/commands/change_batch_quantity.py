@@ -1,0 +1,18 @@
+from typing import Any
+
+from django.core.management.base import CommandParser
+
+from allocation.domain.commands import ChangeBatchQuantity
+from allocation.management.bus_command import BusCommand, non_negative_int, text
+
+
+class Command(BusCommand):
+    help = "Set a batch's purchased quantity; lines that no longer fit are reallocated."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("ref", type=text)
+        parser.add_argument("qty", type=non_negative_int)
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        self.dispatch(ChangeBatchQuantity(options["ref"], options["qty"]))
+        self.stdout.write(f"Batch {options['ref']} now holds {options['qty']}")

@@ -1,0 +1,36 @@
+from datetime import date, timedelta
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand
+
+from allocation.bootstrap import bootstrap
+from allocation.domain import commands
+from allocation.models import ProductRecord
+
+SKUS = ["RED-CHAIR", "BLUE-TABLE", "GREEN-LAMP", "OAK-SHELF", "VELVET-SOFA", "STEEL-STOOL"]
+
+
+class Command(BaseCommand):
+    help = "Load demo batches and orders (through the bus) and an admin/admin superuser."
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        user_model = get_user_model()
+        if not user_model.objects.filter(username="admin").exists():
+            user_model.objects.create_superuser("admin", "admin@localhost", "admin")
+            self.stdout.write("Created superuser admin / admin")
+        if ProductRecord.objects.exists():
+            self.stdout.write("Demo data already loaded")
+            return
+        bus = bootstrap()
+        today = date.today()
+        for n, sku in enumerate(SKUS):
+            bus.handle(commands.CreateBatch(f"{sku}-WH", sku, 20 + 10 * n))
+            bus.handle(commands.CreateBatch(f"{sku}-SHIP", sku, 50, today + timedelta(days=7 + n)))
+        for n in range(1, 41):
+            sku = SKUS[n % len(SKUS)]
+            bus.handle(commands.Allocate(f"order-{n:03}", sku, 1 + n % 7))
+            if n % 5 == 0:
+                bus.handle(commands.Allocate(f"order-{n:03}", SKUS[(n + 1) % len(SKUS)], 2))
+        bus.handle(commands.Allocate("order-big", "RED-CHAIR", 500))
+        self.stdout.write(f"Loaded {len(SKUS)} SKUs, {2 * len(SKUS)} batches and 41 orders")

@@ -1,0 +1,106 @@
+"""Write-side tables. Persistence only: the rules live in ``allocation.domain``.
+
+Nothing but the repository and the outbox adapter touches these models, and only
+inside a Unit of Work, so every change is version-checked and emits its events.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db import models
+
+
+class ProductRecord(models.Model):
+    sku = models.CharField(max_length=255, primary_key=True)
+    version_number = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        db_table = "allocation_product"
+
+    def __str__(self) -> str:
+        return f"{self.sku} (v{self.version_number})"
+
+
+class BatchRecord(models.Model):
+    reference = models.CharField(max_length=255, unique=True)
+    product = models.ForeignKey(
+        ProductRecord, on_delete=models.PROTECT, db_column="sku", related_name="batches"
+    )
+    purchased_quantity = models.PositiveIntegerField()
+    allocated_quantity = models.PositiveIntegerField(default=0)
+    eta = models.DateField(null=True, blank=True)
+
+    class Meta:
+        db_table = "allocation_batch"
+
+    def __str__(self) -> str:
+        return self.reference
+
+
+class OrderLineRecord(models.Model):
+    """One row per ``(orderid, sku)``: allocated to a batch, or waiting when batch is null."""
+
+    orderid = models.CharField(max_length=255)
+    product = models.ForeignKey(
+        ProductRecord, on_delete=models.PROTECT, db_column="sku", related_name="lines"
+    )
+    qty = models.PositiveIntegerField()
+    batch = models.ForeignKey(
+        BatchRecord,
+        on_delete=models.PROTECT,
+        to_field="reference",
+        db_column="batchref",
+        null=True,
+        related_name="lines",
+    )
+    arrival = models.PositiveBigIntegerField()
+    sequence = models.PositiveBigIntegerField(null=True)
+
+    class Meta:
+        db_table = "allocation_order_line"
+        constraints = [
+            models.UniqueConstraint(fields=["orderid", "product"], name="one_line_per_order_sku")
+        ]
+        indexes = [
+            models.Index(
+                fields=["product", "arrival"],
+                condition=models.Q(batch__isnull=True),
+                name="waiting_lines_by_arrival",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.orderid}/{self.product_id} x{self.qty}"
+
+
+class OutboxEvent(models.Model):
+    """Domain events, written in the same transaction as the change that raised them.
+
+    The row is the truth: the after-commit send is only the fast path, and the relay
+    sends whatever is still unsent. ``id`` is the global position (not gap-free in
+    commit order, so nothing relies on it for completeness); ``event_id`` is the
+    identity consumers deduplicate on.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    event_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    name = models.CharField(max_length=64)
+    sku = models.CharField(max_length=255)
+    version = models.PositiveBigIntegerField()
+    orderid = models.CharField(max_length=255, null=True, blank=True, db_index=True)
+    payload = models.JSONField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "allocation_outbox"
+        indexes = [
+            models.Index(
+                fields=["id"], condition=models.Q(sent_at__isnull=True), name="outbox_unsent"
+            ),
+            models.Index(fields=["sku", "version"], name="outbox_by_sku_version"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.id} {self.name} {self.sku} v{self.version}"

@@ -1,0 +1,112 @@
+"""Handlers: one short function per command or event.
+
+Command handlers load the aggregate through the Unit of Work, ask it to act, and
+commit. Event handlers get their infrastructure injected by ``bootstrap``, so this
+module imports neither Django nor Redis nor Celery.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from allocation.domain import commands, events
+from allocation.domain.model import (
+    AllocationError,
+    DuplicateBatch,
+    OrderLine,
+    Product,
+    UnknownBatch,
+)
+from allocation.service_layer.unit_of_work import AbstractUnitOfWork
+
+
+class InvalidSku(AllocationError):
+    pass
+
+
+def add_batch(command: commands.CreateBatch, uow: AbstractUnitOfWork) -> None:
+    with uow:
+        if uow.products.get_by_batchref(command.ref) is not None:
+            raise DuplicateBatch(f"Batch {command.ref} already exists")
+        product = uow.products.get(command.sku)
+        if product is None:
+            product = Product(command.sku)
+            uow.products.add(product)
+        product.add_batch(command.ref, command.qty, command.eta)
+        uow.commit()
+
+
+def allocate(command: commands.Allocate, uow: AbstractUnitOfWork) -> str | None:
+    """Returns the batch reference, or None when the line waits for stock."""
+    line = OrderLine(command.orderid, command.sku, command.qty)
+    with uow:
+        product = _product(uow, command.sku)
+        batchref = product.allocate(line)
+        uow.commit()
+    return batchref
+
+
+def deallocate(command: commands.Deallocate, uow: AbstractUnitOfWork) -> None:
+    with uow:
+        _product(uow, command.sku).deallocate(command.orderid)
+        uow.commit()
+
+
+def change_batch_quantity(command: commands.ChangeBatchQuantity, uow: AbstractUnitOfWork) -> None:
+    with uow:
+        product = uow.products.get_by_batchref(command.ref)
+        if product is None:
+            raise UnknownBatch(f"Invalid batch ref {command.ref}")
+        product.change_batch_quantity(command.ref, command.qty)
+        uow.commit()
+
+
+def _product(uow: AbstractUnitOfWork, sku: str) -> Product:
+    product = uow.products.get(sku)
+    if product is None:
+        raise InvalidSku(f"Invalid sku {sku}")
+    return product
+
+
+# -- event handlers (each runs as its own Celery task, see allocation.tasks) ----------
+
+Publish = Callable[[str, dict[str, Any]], None]
+Notify = Callable[[str, str], None]
+Project = Callable[[events.Event], None]
+
+
+def update_read_model(event: events.Event, project: Project) -> None:
+    project(event)
+
+
+def publish_allocation(event: events.Allocated, publish: Publish) -> None:
+    publish(
+        "line_allocated",
+        {"orderid": event.orderid, "sku": event.sku, "qty": event.qty, "batchref": event.batchref},
+    )
+
+
+def notify_out_of_stock(event: events.OutOfStock, notify: Notify) -> None:
+    notify(
+        f"Out of stock: {event.sku}",
+        f"Order {event.orderid} asked for {event.qty} x {event.sku} and no batch can take it."
+        " The line is waiting and will be allocated as soon as stock arrives.",
+    )
+
+
+COMMAND_HANDLERS: Mapping[type[commands.Command], Callable[..., Any]] = {
+    commands.CreateBatch: add_batch,
+    commands.Allocate: allocate,
+    commands.Deallocate: deallocate,
+    commands.ChangeBatchQuantity: change_batch_quantity,
+}
+
+EVENT_HANDLERS: Mapping[type[events.Event], Sequence[Callable[..., None]]] = {
+    events.BatchCreated: [update_read_model],
+    events.BatchQuantityChanged: [update_read_model],
+    events.Allocated: [update_read_model, publish_allocation],
+    events.Deallocated: [update_read_model],
+    events.OutOfStock: [update_read_model, notify_out_of_stock],
+    events.BackorderCancelled: [update_read_model],
+}

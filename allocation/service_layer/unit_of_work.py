@@ -1,0 +1,83 @@
+"""Units of Work: one atomic change to the write side, and the events it raised.
+
+A UoW is created per request, task or command (never shared between threads). Leaving
+the ``with`` block without ``commit()`` rolls back, and so does any exception.
+"""
+
+from __future__ import annotations
+
+import abc
+from types import TracebackType
+from typing import Self
+
+from django.db import transaction
+
+from allocation.adapters import outbox
+from allocation.adapters.repository import AbstractProductRepository, DjangoProductRepository
+from allocation.domain.events import Event
+
+
+class AbstractUnitOfWork(abc.ABC):
+    products: AbstractProductRepository
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.rollback()
+
+    def commit(self) -> None:
+        """Save every product this UoW has seen and store the events they raised."""
+        new_events: list[Event] = []
+        for product in self.products.seen:
+            self.products.save(product)
+            new_events.extend(product.events)
+            product.events.clear()
+        self._commit(new_events)
+
+    @abc.abstractmethod
+    def _commit(self, new_events: list[Event]) -> None: ...
+
+    @abc.abstractmethod
+    def rollback(self) -> None: ...
+
+
+class DjangoUnitOfWork(AbstractUnitOfWork):
+    """Owns ``transaction.atomic()``: nothing else on the write side opens transactions."""
+
+    def __init__(self, publish: outbox.Publish) -> None:
+        self._publish = publish
+        self._atomic: transaction.Atomic | None = None
+        self._committed = False
+
+    def __enter__(self) -> Self:
+        self.products = DjangoProductRepository()
+        self._committed = False
+        self._atomic = transaction.atomic()
+        self._atomic.__enter__()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        assert self._atomic is not None, "UoW used outside its with-block"
+        if exc_type is None and not self._committed:
+            self.rollback()
+        self._atomic.__exit__(exc_type, exc, tb)
+        self._atomic = None
+
+    def _commit(self, new_events: list[Event]) -> None:
+        stored = outbox.store(new_events)
+        outbox.send_after_commit(stored, self._publish)
+        self._committed = True
+
+    def rollback(self) -> None:
+        transaction.set_rollback(True)

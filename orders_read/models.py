@@ -1,0 +1,124 @@
+"""Read-model tables. Only ``orders_read.projections`` writes them.
+
+``EventLog`` is the ledger of applied events, unique per ``(sku, version)``: it makes
+projections idempotent (a duplicate insert is skipped) and order-safe (every other
+table is recomputed from the newest logged event for the key it describes), and it is
+the history shown for orders and SKUs.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+
+
+class EventLog(models.Model):
+    sku = models.CharField(max_length=255)
+    version = models.PositiveBigIntegerField()
+    name = models.CharField(max_length=64)
+    orderid = models.CharField(max_length=255, null=True, blank=True)
+    batchref = models.CharField(max_length=255, null=True, blank=True)
+    payload = models.JSONField()
+    applied_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["sku", "version"], name="one_event_per_version")
+        ]
+        indexes = [
+            models.Index(fields=["orderid", "sku", "version"], name="eventlog_by_line"),
+            models.Index(fields=["batchref", "version"], name="eventlog_by_batch"),
+            models.Index(fields=["-applied_at"], name="eventlog_recent"),
+        ]
+        ordering = ["sku", "version"]
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.sku} v{self.version}"
+
+
+class LineStatus(models.TextChoices):
+    ALLOCATED = "allocated", "Allocated"
+    WAITING = "waiting", "Waiting for stock"
+
+
+class OrderLineView(models.Model):
+    """One row per live ``(orderid, sku)``: allocated to a batch, or waiting."""
+
+    orderid = models.CharField(max_length=255)
+    sku = models.CharField(max_length=255)
+    qty = models.PositiveIntegerField()
+    status = models.CharField(max_length=16, choices=LineStatus.choices)
+    batchref = models.CharField(max_length=255, null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["orderid", "sku"], name="one_view_per_line")]
+        indexes = [
+            models.Index(fields=["batchref", "status"], name="lineview_by_batch"),
+            models.Index(fields=["sku", "status"], name="lineview_by_sku"),
+        ]
+        ordering = ["orderid", "sku"]
+        verbose_name = "order line"
+
+    def __str__(self) -> str:
+        return f"{self.orderid} {self.sku} x{self.qty} ({self.status})"
+
+
+class BatchView(models.Model):
+    reference = models.CharField(max_length=255, unique=True)
+    sku = models.CharField(max_length=255, db_index=True)
+    eta = models.DateField(null=True, blank=True)
+    purchased = models.PositiveIntegerField(default=0)
+    allocated = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["sku", "eta", "reference"]
+        verbose_name = "batch"
+
+    def __str__(self) -> str:
+        return self.reference
+
+    @property
+    def available(self) -> int:
+        return self.purchased - self.allocated
+
+
+class OrderStatus(models.TextChoices):
+    ALLOCATED = "allocated", "Allocated"
+    PARTLY_ALLOCATED = "partly_allocated", "Partly allocated"
+    WAITING = "waiting", "Waiting for stock"
+
+
+class OrderView(models.Model):
+    orderid = models.CharField(max_length=255, primary_key=True)
+    status = models.CharField(max_length=20, choices=OrderStatus.choices)
+    line_count = models.PositiveIntegerField()
+    allocated_lines = models.PositiveIntegerField()
+    waiting_lines = models.PositiveIntegerField()
+    # Latest eta among the order's allocated batches; null when all ship from the warehouse.
+    expected_ship_date = models.DateField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["orderid"]
+        verbose_name = "order"
+        indexes = [models.Index(fields=["status", "orderid"], name="orderview_by_status")]
+
+    def __str__(self) -> str:
+        return self.orderid
+
+
+class SkuStock(models.Model):
+    sku = models.CharField(max_length=255, primary_key=True)
+    purchased = models.PositiveIntegerField()
+    allocated = models.PositiveIntegerField()
+    available = models.IntegerField()
+    waiting = models.PositiveIntegerField(help_text="Quantity demanded by lines waiting for stock")
+    next_eta = models.DateField(null=True, blank=True)
+    batch_count = models.PositiveIntegerField()
+
+    class Meta:
+        ordering = ["sku"]
+        verbose_name = "SKU stock"
+        verbose_name_plural = "SKU stock"
+
+    def __str__(self) -> str:
+        return self.sku

@@ -1,0 +1,54 @@
+"""Shared fixtures, and the rule for tests that need a real service.
+
+Tests marked ``postgres`` or ``redis`` skip when the service is not configured on a
+newcomer's machine, and *fail* when ``REQUIRE_SERVICES=1`` (as ``.ci/run`` sets), so
+CI can never go green by skipping them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+import redis
+from django.conf import settings
+from django.db import connection
+
+from config.celery_app import app as celery_app
+
+REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
+
+
+def _unavailable(reason: str) -> None:
+    if REQUIRE_SERVICES:
+        pytest.fail(f"REQUIRE_SERVICES=1 but {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+def redis_problem() -> str | None:
+    if not settings.REDIS_URL:
+        return "REDIS_URL is not set"
+    try:
+        redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=2).ping()
+    except redis.RedisError as error:
+        return f"Redis at {settings.REDIS_URL} is unreachable: {error}"
+    return None
+
+
+@pytest.fixture(autouse=True)
+def _services(request: pytest.FixtureRequest) -> None:
+    if request.node.get_closest_marker("postgres") and connection.vendor != "postgresql":
+        _unavailable("DATABASE_URL does not point at PostgreSQL")
+    if request.node.get_closest_marker("redis") and (problem := redis_problem()):
+        _unavailable(problem)
+
+
+@pytest.fixture(autouse=True)
+def _celery_in_process(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Run event tasks in-process unless a test brings a real worker (``redis`` marker)."""
+    eager = not request.node.get_closest_marker("redis")
+    previous = celery_app.conf.task_always_eager
+    celery_app.conf.task_always_eager = eager
+    yield
+    celery_app.conf.task_always_eager = previous

@@ -1,0 +1,46 @@
+"""In-memory repository and Unit of Work: handler tests run without a database."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from allocation.adapters.repository import AbstractProductRepository
+from allocation.domain.events import Event
+from allocation.domain.model import Product
+from allocation.service_layer.unit_of_work import AbstractUnitOfWork
+
+
+class FakeRepository(AbstractProductRepository):
+    def __init__(self, products: Iterable[Product] = ()) -> None:
+        super().__init__()
+        self._products = {p.sku: p for p in products}
+
+    def _add(self, product: Product) -> None:
+        self._products[product.sku] = product
+
+    def _get(self, sku: str) -> Product | None:
+        return self._products.get(sku)
+
+    def _get_by_batchref(self, ref: str) -> Product | None:
+        return next((p for p in self._products.values() if p.batch(ref)), None)
+
+    def save(self, product: Product) -> None:
+        self._products[product.sku] = product
+
+
+class FakeUnitOfWork(AbstractUnitOfWork):
+    def __init__(self) -> None:
+        self.products = FakeRepository()
+        self.committed = False
+        self.published: list[Event] = []
+
+    def __enter__(self) -> FakeUnitOfWork:
+        self.products.seen = set()
+        return self
+
+    def _commit(self, new_events: list[Event]) -> None:
+        self.committed = True
+        self.published.extend(new_events)
+
+    def rollback(self) -> None:
+        pass
