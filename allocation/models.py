@@ -17,6 +17,14 @@ class ProductRecord(models.Model):
 
     class Meta:
         db_table = "allocation_product"
+        verbose_name = "product"
+        # What the web forms, the admin and the API check before sending a command.
+        permissions = [
+            ("create_batch", "Can add batches of stock"),
+            ("allocate_line", "Can allocate order lines"),
+            ("change_batch_quantity", "Can change batch quantities"),
+            ("deallocate_line", "Can deallocate order lines"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.sku} (v{self.version_number})"
