@@ -33,7 +33,7 @@ class TooMuchContention(Exception):
 
 def jittered_backoff(attempt: int) -> float:
     """Full jitter: spreads competing writers so they stop colliding."""
-    return random.uniform(0, min(0.2, 0.005 * 2**attempt))
+    return random.uniform(0, min(0.25, 0.005 * 2**attempt))
 
 
 class MessageBus:
@@ -41,7 +41,7 @@ class MessageBus:
         self,
         command_handlers: Mapping[type[Command], CommandHandler],
         event_handlers: Mapping[type[Event], Sequence[EventHandler]],
-        max_attempts: int = 10,
+        max_attempts: int = 30,
         backoff: Callable[[int], float] = jittered_backoff,
     ) -> None:
         self.command_handlers = command_handlers

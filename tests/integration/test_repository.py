@@ -1,0 +1,115 @@
+"""The Django repository: loads only what a decision needs, saves diffs, checks versions."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from allocation.adapters.repository import ConcurrencyError, DjangoProductRepository
+from allocation.domain.model import Allocation, Batch, OrderLine, Product
+from allocation.models import BatchRecord, OrderLineRecord, ProductRecord
+from tests.factories import BatchRecordFactory, OrderLineRecordFactory, ProductRecordFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def test_saves_a_new_product_with_batches_and_lines():
+    repo = DjangoProductRepository()
+    product = Product("LAMP")
+    repo.add(product)
+    product.add_batch("b1", 10, date(2030, 1, 1))
+    product.allocate(OrderLine("o1", "LAMP", 3))
+    product.allocate(OrderLine("o2", "LAMP", 30))
+    repo.save(product)
+
+    assert ProductRecord.objects.get(sku="LAMP").version_number == product.version_number == 3
+    batch = BatchRecord.objects.get(reference="b1")
+    assert (batch.purchased_quantity, batch.allocated_quantity, batch.eta) == (
+        10,
+        3,
+        date(2030, 1, 1),
+    )
+    lines = {r.orderid: (r.batch_id, r.qty) for r in OrderLineRecord.objects.all()}
+    assert lines == {"o1": ("b1", 3), "o2": (None, 30)}
+
+
+def test_loads_batches_with_totals_and_waiting_lines_but_not_allocations(
+    django_assert_num_queries,
+):
+    record = ProductRecordFactory(sku="LAMP", version_number=7)
+    BatchRecordFactory(reference="b1", product=record, purchased_quantity=10, allocated_quantity=4)
+    for n in range(50):
+        OrderLineRecordFactory(product=record, batch_id="b1", qty=1, sequence=n + 1)
+    OrderLineRecordFactory(orderid="waiting", product=record, qty=99, arrival=1000)
+
+    with django_assert_num_queries(3):  # product, batches, waiting lines: never the history
+        product = DjangoProductRepository().get("LAMP")
+    assert product is not None
+    assert product.version_number == 7
+    assert [(b.reference, b.allocated_quantity) for b in product.batches] == [("b1", 4)]
+    assert [b.line.orderid for b in product.backorders] == ["waiting"]
+
+
+def test_fetches_one_allocation_on_demand():
+    record = ProductRecordFactory(sku="LAMP")
+    BatchRecordFactory(reference="b1", product=record, allocated_quantity=2)
+    OrderLineRecordFactory(orderid="o1", product=record, batch_id="b1", qty=2, sequence=5)
+    product = DjangoProductRepository().get("LAMP")
+    assert product is not None
+
+    state = product.line_state("o1")
+
+    assert state == Allocation(OrderLine("o1", "LAMP", 2), "b1", state.arrival, 5)
+    assert product.allocate(OrderLine("o1", "LAMP", 2)) == "b1"  # idempotent re-submit
+
+
+def test_get_by_batchref_and_unknown():
+    BatchRecordFactory(reference="b1", product=ProductRecordFactory(sku="LAMP"))
+    repo = DjangoProductRepository()
+    product = repo.get_by_batchref("b1")
+    assert product is not None
+    assert product.sku == "LAMP"
+    assert repo.get("LAMP") is product  # one instance per sku within a unit of work
+    assert repo.get_by_batchref("nope") is None
+    assert repo.get("nope") is None
+
+
+def test_shrinking_batch_evicts_stored_lines_latest_first():
+    record = ProductRecordFactory(sku="LAMP", version_number=10)
+    BatchRecordFactory(reference="b1", product=record, purchased_quantity=10, allocated_quantity=6)
+    OrderLineRecordFactory(orderid="old", product=record, batch_id="b1", qty=3, sequence=2)
+    OrderLineRecordFactory(orderid="new", product=record, batch_id="b1", qty=3, sequence=9)
+    repo = DjangoProductRepository()
+    product = repo.get("LAMP")
+    assert product is not None
+
+    product.change_batch_quantity("b1", 4)
+    repo.save(product)
+
+    lines = {r.orderid: r.batch_id for r in OrderLineRecord.objects.all()}
+    assert lines == {"old": "b1", "new": None}
+    assert BatchRecord.objects.get(reference="b1").allocated_quantity == 3
+
+
+def test_save_refuses_a_stale_version():
+    record = ProductRecordFactory(sku="LAMP", version_number=1)
+    BatchRecordFactory(reference="b1", product=record)
+    repo = DjangoProductRepository()
+    product = repo.get("LAMP")
+    assert product is not None
+    ProductRecord.objects.filter(sku="LAMP").update(version_number=2)  # someone else won
+
+    product.allocate(OrderLine("o1", "LAMP", 1))
+    with pytest.raises(ConcurrencyError):
+        repo.save(product)
+
+
+def test_save_turns_a_concurrent_insert_into_a_conflict():
+    ProductRecordFactory(sku="LAMP")
+    repo = DjangoProductRepository()
+    product = Product("LAMP", [Batch("b1", "LAMP", 5)])
+    repo.add(product)
+    product.allocate(OrderLine("o1", "LAMP", 1))
+    with pytest.raises(ConcurrencyError):
+        repo.save(product)

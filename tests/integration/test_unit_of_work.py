@@ -1,0 +1,131 @@
+"""The Django Unit of Work: atomic, rolls back by default, stores events in the outbox."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from django.db import connection
+
+from allocation.adapters.repository import ConcurrencyError
+from allocation.domain.model import OrderLine, Product
+from allocation.models import OrderLineRecord, OutboxEvent, ProductRecord
+from allocation.service_layer.unit_of_work import DjangoUnitOfWork
+from tests.factories import BatchRecordFactory, ProductRecordFactory
+
+
+def make_uow(sent: list | None = None) -> DjangoUnitOfWork:
+    return DjangoUnitOfWork(publish=(sent.append if sent is not None else lambda stored: None))
+
+
+@pytest.mark.django_db
+def test_commit_saves_and_stores_events_in_the_outbox():
+    BatchRecordFactory(reference="b1", product=ProductRecordFactory(sku="LAMP", version_number=1))
+    uow = make_uow()
+    with uow:
+        product = uow.products.get("LAMP")
+        product.allocate(OrderLine("o1", "LAMP", 2))
+        uow.commit()
+
+    assert OrderLineRecord.objects.get(orderid="o1").batch_id == "b1"
+    event = OutboxEvent.objects.get()
+    assert (event.name, event.sku, event.version, event.orderid) == ("Allocated", "LAMP", 2, "o1")
+    assert event.payload == {
+        "sku": "LAMP",
+        "version": 2,
+        "orderid": "o1",
+        "qty": 2,
+        "batchref": "b1",
+    }
+    assert event.sent_at is None  # sent only after the outer transaction commits
+
+
+@pytest.mark.django_db
+def test_rolls_back_without_commit():
+    uow = make_uow()
+    with uow:
+        product = Product("LAMP")
+        uow.products.add(product)
+        product.add_batch("b1", 10)
+    assert not ProductRecord.objects.exists()
+    assert not OutboxEvent.objects.exists()
+
+
+@pytest.mark.django_db
+def test_rolls_back_on_error():
+    uow = make_uow()
+    with pytest.raises(RuntimeError), uow:
+        product = Product("LAMP")
+        uow.products.add(product)
+        product.add_batch("b1", 10)
+        uow.commit()
+        raise RuntimeError("boom")
+    assert not ProductRecord.objects.exists()
+    assert not OutboxEvent.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_events_are_sent_after_commit_and_marked_sent():
+    sent: list = []
+    uow = make_uow(sent)
+    with uow:
+        product = Product("LAMP")
+        uow.products.add(product)
+        product.add_batch("b1", 10)
+        product.allocate(OrderLine("o1", "LAMP", 1))
+        uow.commit()
+        assert sent == []  # not before the commit
+    assert [s.event.name for s in sent] == ["BatchCreated", "Allocated"]
+    assert not OutboxEvent.objects.filter(sent_at=None).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_broker_failure_after_commit_keeps_the_write_and_leaves_the_event_unsent():
+    def broker_down(stored: object) -> None:
+        raise ConnectionError("broker down")
+
+    uow = DjangoUnitOfWork(publish=broker_down)
+    with uow:
+        product = Product("LAMP")
+        uow.products.add(product)
+        product.add_batch("b1", 10)
+        uow.commit()
+    assert ProductRecord.objects.filter(sku="LAMP").exists()
+    assert OutboxEvent.objects.filter(sent_at=None).count() == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_transactions_never_both_commit_against_the_same_version():
+    """Both read version 1, both allocate; the second UPDATE ... WHERE version=1 finds 0 rows."""
+    BatchRecordFactory(
+        reference="b1",
+        product=ProductRecordFactory(sku="LAMP", version_number=1),
+        purchased_quantity=10,
+    )
+    both_loaded = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def allocate(orderid: str) -> None:
+        try:
+            uow = make_uow()
+            with uow:
+                product = uow.products.get("LAMP")
+                both_loaded.wait(timeout=10)
+                product.allocate(OrderLine(orderid, "LAMP", 1))
+                uow.commit()
+            outcomes.append("committed")
+        except ConcurrencyError:
+            outcomes.append("conflict")
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=allocate, args=(f"o{n}",)) for n in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    assert sorted(outcomes) == ["committed", "conflict"]
+    assert ProductRecord.objects.get(sku="LAMP").version_number == 2
+    assert OrderLineRecord.objects.count() == 1
