@@ -20,7 +20,7 @@ from config.celery_app import app as celery_app
 REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
 
 
-def _unavailable(reason: str) -> None:
+def unavailable(reason: str) -> None:
     if REQUIRE_SERVICES:
         pytest.fail(f"REQUIRE_SERVICES=1 but {reason}", pytrace=False)
     pytest.skip(reason)
@@ -39,9 +39,9 @@ def redis_problem() -> str | None:
 @pytest.fixture(autouse=True)
 def _services(request: pytest.FixtureRequest) -> None:
     if request.node.get_closest_marker("postgres") and connection.vendor != "postgresql":
-        _unavailable("DATABASE_URL does not point at PostgreSQL")
+        unavailable("DATABASE_URL does not point at PostgreSQL")
     if request.node.get_closest_marker("redis") and (problem := redis_problem()):
-        _unavailable(problem)
+        unavailable(problem)
 
 
 @pytest.fixture(autouse=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
@@ -92,7 +93,7 @@ def test_deallocate_and_change_batch_quantity(client):
     assert client.get("/api/allocations/o1").status_code == 404
 
 
-VALID = {
+VALID: dict[str, dict[str, Any]] = {
     "add_batch": {"ref": "new", "sku": "LAMP", "qty": 5, "eta": None},
     "allocate": {"orderid": "o9", "sku": "LAMP", "qty": 1},
     "deallocate": {"orderid": "o1", "sku": "LAMP"},
@@ -109,7 +110,12 @@ BAD_INPUTS = [
     *[(path, b"\xff\xfe") for path in VALID],
     *[(path, "[1, 2]") for path in VALID],
     *[(path, "") for path in VALID],
-    *[(path, _without(body, field)) for path, body in VALID.items() for field in body if field != "eta"],
+    *[
+        (path, _without(body, field))
+        for path, body in VALID.items()
+        for field in body
+        if field != "eta"
+    ],
     ("add_batch", {**VALID["add_batch"], "qty": 0}),
     ("add_batch", {**VALID["add_batch"], "qty": -1}),
     ("add_batch", {**VALID["add_batch"], "qty": "5"}),

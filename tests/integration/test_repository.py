@@ -60,6 +60,7 @@ def test_fetches_one_allocation_on_demand():
 
     state = product.line_state("o1")
 
+    assert isinstance(state, Allocation)
     assert state == Allocation(OrderLine("o1", "LAMP", 2), "b1", state.arrival, 5)
     assert product.allocate(OrderLine("o1", "LAMP", 2)) == "b1"  # idempotent re-submit
 

@@ -24,6 +24,7 @@ def test_commit_saves_and_stores_events_in_the_outbox():
     uow = make_uow()
     with uow:
         product = uow.products.get("LAMP")
+        assert product is not None
         product.allocate(OrderLine("o1", "LAMP", 2))
         uow.commit()
 
@@ -54,12 +55,17 @@ def test_rolls_back_without_commit():
 @pytest.mark.django_db
 def test_rolls_back_on_error():
     uow = make_uow()
-    with pytest.raises(RuntimeError), uow:
-        product = Product("LAMP")
-        uow.products.add(product)
-        product.add_batch("b1", 10)
-        uow.commit()
-        raise RuntimeError("boom")
+
+    def fail_after_commit() -> None:
+        with uow:
+            product = Product("LAMP")
+            uow.products.add(product)
+            product.add_batch("b1", 10)
+            uow.commit()
+            raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        fail_after_commit()
     assert not ProductRecord.objects.exists()
     assert not OutboxEvent.objects.exists()
 
@@ -111,6 +117,7 @@ def test_two_transactions_never_both_commit_against_the_same_version():
             uow = make_uow()
             with uow:
                 product = uow.products.get("LAMP")
+                assert product is not None
                 both_loaded.wait(timeout=10)
                 product.allocate(OrderLine(orderid, "LAMP", 1))
                 uow.commit()

@@ -1,0 +1,77 @@
+"""Redis pub/sub entrypoint: ``change_batch_quantity`` messages become commands.
+
+Each message is parsed, validated and handled inside its own error boundary: a bad
+message is logged and skipped, and a lost connection is retried with backoff, so one
+poison message or a Redis restart never stops the consumer.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import redis
+
+from allocation import entrypoints
+from allocation.bootstrap import bootstrap
+from allocation.domain.commands import ChangeBatchQuantity
+from allocation.service_layer.messagebus import MessageBus
+
+logger = logging.getLogger(__name__)
+
+CHANNEL = "change_batch_quantity"
+BAD_MESSAGE: tuple[type[Exception], ...] = (
+    ValueError,
+    UnicodeDecodeError,
+    *entrypoints.CLIENT_ERRORS,
+)
+
+
+def handle_message(data: bytes | str, bus: MessageBus) -> bool:
+    """Run one message; True if it became a command that succeeded."""
+    try:
+        body = json.loads(data)
+        if not isinstance(body, dict):
+            raise entrypoints.BadInput("message must be a JSON object")
+        command = ChangeBatchQuantity(
+            ref=entrypoints.text(body, "batchref"),
+            qty=entrypoints.quantity(body, "qty", minimum=0),
+        )
+        bus.handle(command)
+    except BAD_MESSAGE as error:
+        logger.warning("skipping bad %s message %r: %s", CHANNEL, data, error)
+        return False
+    except Exception:
+        logger.exception("failed to handle %s message %r", CHANNEL, data)
+        return False
+    return True
+
+
+def consume(
+    redis_url: str,
+    stop: threading.Event,
+    bus_factory: Callable[[], MessageBus] = bootstrap,
+    on_ready: Callable[[], Any] | None = None,
+) -> None:
+    """Subscribe and handle messages until ``stop`` is set, reconnecting as needed."""
+    pause = 0.1
+    while not stop.is_set():
+        try:
+            client = redis.Redis.from_url(redis_url, socket_connect_timeout=2, socket_timeout=5)
+            with client.pubsub(ignore_subscribe_messages=True) as pubsub:  # type: ignore[no-untyped-call]
+                pubsub.subscribe(CHANNEL)
+                logger.info("listening on %s", CHANNEL)
+                pause = 0.1
+                if on_ready:
+                    on_ready()
+                while not stop.is_set():
+                    message = pubsub.get_message(timeout=1.0)
+                    if message and message["type"] == "message":
+                        handle_message(message["data"], bus_factory())
+        except (redis.ConnectionError, redis.TimeoutError) as error:
+            logger.warning("Redis unavailable (%s); reconnecting in %.1fs", error, pause)
+            stop.wait(pause)
+            pause = min(pause * 2, 5.0)

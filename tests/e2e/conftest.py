@@ -1,0 +1,138 @@
+"""Real Celery workers (subprocesses) and private Redis servers for end-to-end tests."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+from django.conf import settings
+
+from config.celery_app import app as celery_app
+from tests.conftest import redis_problem, unavailable
+from tests.waiting import wait_until
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def database_url(alias: str = "default") -> str:
+    db = settings.DATABASES[alias]
+    if db["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{db['NAME']}"
+    user = db.get("USER") or "postgres"
+    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
+    return (
+        f"postgres://{user}{password}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Worker:
+    """A ``celery -A config worker`` process on the test database."""
+
+    def __init__(self, broker_url: str, log: Path, visibility_timeout: int = 3600) -> None:
+        env = {
+            **os.environ,
+            "DATABASE_URL": database_url(),
+            "REDIS_URL": broker_url,
+            "CELERY_VISIBILITY_TIMEOUT": str(visibility_timeout),
+            "LOG_LEVEL": "INFO",
+        }
+        if "read" in settings.DATABASES:
+            env["READ_DATABASE_URL"] = database_url("read")
+        self.log = log
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo",
+             "--without-gossip", "--without-mingle", "--loglevel=INFO"],
+            cwd=ROOT, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        wait_until(lambda: "ready." in self.output() or self.process.poll() is not None,
+                   timeout=30, what="the Celery worker to start")  # fmt: skip
+        assert self.process.poll() is None, self.output()
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def kill(self) -> None:
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+class RedisServer:
+    """A private redis-server, so fault tests can stop and restart the broker for real."""
+
+    def __init__(self, port: int, workdir: Path) -> None:
+        self.port = port
+        self.workdir = workdir
+        self.url = f"redis://127.0.0.1:{port}/0"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        binary = shutil.which("redis-server")
+        assert binary, "redis-server is not installed"
+        self.process = subprocess.Popen(
+            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", str(self.workdir)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        wait_until(self.ping, timeout=10, what=f"redis-server on {self.port}")
+
+    def ping(self) -> bool:
+        try:
+            return bool(redis.Redis(port=self.port, socket_connect_timeout=0.5).ping())
+        except redis.RedisError:
+            return False
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+
+
+@pytest.fixture
+def use_broker() -> Iterator[None]:
+    """Point this process's Celery producer at ``settings.REDIS_URL`` (not eager)."""
+    celery_app.conf.task_always_eager = False
+    yield
+
+
+@pytest.fixture(scope="session")
+def celery_worker_process(
+    django_db_setup: None, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Worker]:
+    if problem := redis_problem():
+        unavailable(problem)
+    if "postgresql" not in settings.DATABASES["default"]["ENGINE"]:
+        unavailable("a worker process needs a shared database: set DATABASE_URL to PostgreSQL")
+    celery_app.control.purge()  # stale tasks of an earlier, interrupted run
+    worker = Worker(settings.REDIS_URL, tmp_path_factory.mktemp("worker") / "worker.log")
+    yield worker
+    worker.stop()
+
+
+@pytest.fixture
+def private_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    server = RedisServer(free_port(), tmp_path)
+    server.start()
+    yield server
+    server.stop()
