@@ -7,6 +7,7 @@ for them to retry or reconsider.
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from typing import Any
 
@@ -14,6 +15,7 @@ from allocation.domain.model import AllocationError, LineConflict
 from allocation.service_layer.messagebus import TooMuchContention
 
 MAX_TEXT = 255
+ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 class BadInput(AllocationError):
@@ -48,12 +50,14 @@ def optional_date(data: dict[str, Any], name: str) -> date | None:
     value = data.get(name)
     if value is None:
         return None
-    if not isinstance(value, str):
-        raise BadInput(f"Field '{name}' must be a date YYYY-MM-DD or null")
+    problem = BadInput(f"Field '{name}' must be a date YYYY-MM-DD or null")
+    # fromisoformat alone would also take "20240131" or "2024-W05-3".
+    if not isinstance(value, str) or not ISO_DATE.fullmatch(value):
+        raise problem
     try:
         return date.fromisoformat(value)
     except ValueError:
-        raise BadInput(f"Field '{name}' must be a date YYYY-MM-DD or null") from None
+        raise problem from None
 
 
 def _required(data: dict[str, Any], name: str) -> Any:

@@ -11,12 +11,14 @@ TOMORROW = TODAY + timedelta(days=1)
 LATER = TODAY + timedelta(days=10)
 
 
-def make_batch_and_line(sku="LAMP", batch_qty=20, line_qty=2, allocated=0):
+def make_batch_and_line(
+    sku: str = "LAMP", batch_qty: int = 20, line_qty: int = 2, allocated: int = 0
+) -> tuple[Batch, OrderLine]:
     batch = Batch("batch-001", sku, batch_qty, eta=None, allocated_quantity=allocated)
     return batch, OrderLine("order-1", sku, line_qty)
 
 
-def by_preference(*batches):
+def by_preference(*batches: Batch) -> list[str]:
     return [b.reference for b in sorted(batches, key=Batch.preference)]
 
 

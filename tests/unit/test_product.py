@@ -1,5 +1,6 @@
 """The Product aggregate: allocation, versions, idempotence, deallocation, batch changes."""
 
+from collections.abc import Iterable
 from datetime import date, timedelta
 
 import pytest
@@ -7,6 +8,7 @@ import pytest
 from allocation.domain import events
 from allocation.domain.model import (
     Allocation,
+    AllocationLookup,
     Backorder,
     Batch,
     DuplicateBatch,
@@ -24,38 +26,50 @@ TOMORROW = TODAY + timedelta(days=1)
 LATER = TODAY + timedelta(days=10)
 
 
-def line(orderid, qty, sku=SKU):
+def line(orderid: str, qty: int, sku: str = SKU) -> OrderLine:
     return OrderLine(orderid, sku, qty)
 
 
-def product(*batches, version=0, sku=SKU, lookup=None):
+def product(
+    *batches: tuple[str, int] | tuple[str, int, date | None],
+    version: int = 0,
+    sku: str = SKU,
+    lookup: AllocationLookup | None = None,
+) -> Product:
     """A product loaded with the given batches, as (ref, qty, eta) or (ref, qty)."""
-    built = [Batch(b[0], sku, b[1], b[2] if len(b) > 2 else None) for b in batches]
+    built = []
+    for ref, qty, *eta in batches:
+        built.append(Batch(ref, sku, qty, eta[0] if eta else None))
     return Product(sku, built, version_number=version, lookup=lookup)
 
 
-def allocated(orderid, qty, batchref, version):
+def get_batch(prod: Product, ref: str) -> Batch:
+    batch = prod.batch(ref)
+    assert batch is not None, f"no batch {ref}"
+    return batch
+
+
+def allocated(orderid: str, qty: int, batchref: str, version: int) -> events.Allocated:
     return events.Allocated(sku=SKU, version=version, orderid=orderid, qty=qty, batchref=batchref)
 
 
-def deallocated(orderid, qty, batchref, version):
-    return events.Deallocated(
-        sku=SKU, version=version, orderid=orderid, qty=qty, batchref=batchref
-    )
+def deallocated(orderid: str, qty: int, batchref: str, version: int) -> events.Deallocated:
+    return events.Deallocated(sku=SKU, version=version, orderid=orderid, qty=qty, batchref=batchref)
 
 
-def out_of_stock(orderid, qty, version):
+def out_of_stock(orderid: str, qty: int, version: int) -> events.OutOfStock:
     return events.OutOfStock(sku=SKU, version=version, orderid=orderid, qty=qty)
 
 
-def quantities(prod):
+def quantities(prod: Product) -> dict[str, int]:
     """{ref: allocated_quantity} for every batch of the product."""
     return {b.reference: b.allocated_quantity for b in prod.batches}
 
 
-def batch_of(prod, orderid):
+def batch_of(prod: Product, orderid: str) -> str | None:
+    """The batch the order's line is allocated to; None if it waits or is unknown."""
     state = prod.line_state(orderid)
-    return state.batchref if isinstance(state, Allocation) else state
+    return state.batchref if isinstance(state, Allocation) else None
 
 
 # -- preference -----------------------------------------------------------------------
@@ -104,7 +118,7 @@ def test_uses_the_preferred_batch_until_it_is_exhausted():
 def test_exact_fit_fills_the_batch():
     prod = product(("b1", 10))
     assert prod.allocate(line("o1", 10)) == "b1"
-    assert prod.batch("b1").available_quantity == 0
+    assert get_batch(prod, "b1").available_quantity == 0
 
 
 # -- allocate: answer, event, version ---------------------------------------------------
@@ -197,7 +211,7 @@ def test_identical_resubmission_is_a_no_op_returning_the_same_batch():
     assert prod.allocate(line("o1", 5)) == "b1"
     assert prod.events == [allocated("o1", 5, "b1", version=1)]
     assert prod.version_number == 1
-    assert prod.batch("b1").allocated_quantity == 5
+    assert get_batch(prod, "b1").allocated_quantity == 5
 
 
 def test_resubmission_answers_the_original_batch_even_if_another_is_now_preferred():
@@ -215,7 +229,7 @@ def test_same_order_and_sku_with_a_different_qty_is_a_conflict():
         LineConflict, match="Order o1 already has 5 of RETRO-CLOCK; cannot change it to 6"
     ):
         prod.allocate(line("o1", 6))
-    assert prod.batch("b1").allocated_quantity == 5
+    assert get_batch(prod, "b1").allocated_quantity == 5
     assert prod.version_number == 1
     assert len(prod.events) == 1
 
@@ -231,7 +245,7 @@ def test_a_deallocated_line_can_be_submitted_again_as_new():
     prod.allocate(line("o1", 5))
     prod.deallocate("o1")
     assert prod.allocate(line("o1", 7)) == "b1"
-    assert prod.batch("b1").allocated_quantity == 7
+    assert get_batch(prod, "b1").allocated_quantity == 7
     assert prod.events[-1] == allocated("o1", 7, "b1", version=3)
 
 
@@ -243,9 +257,7 @@ def test_add_batch_creates_it_and_raises_batch_created():
     batch = prod.add_batch("b1", 30, TOMORROW)
     assert prod.batch("b1") is batch
     assert (batch.sku, batch.purchased_quantity, batch.eta) == (SKU, 30, TOMORROW)
-    assert prod.events == [
-        events.BatchCreated(sku=SKU, version=3, ref="b1", qty=30, eta=TOMORROW)
-    ]
+    assert prod.events == [events.BatchCreated(sku=SKU, version=3, ref="b1", qty=30, eta=TOMORROW)]
     assert prod.version_number == 3
 
 
@@ -255,8 +267,8 @@ def test_add_batch_with_an_existing_reference_is_an_error():
     with pytest.raises(DuplicateBatch, match="Batch b1 already exists"):
         prod.add_batch("b1", 99, TOMORROW)
     assert len(prod.batches) == 1
-    assert prod.batch("b1").purchased_quantity == 10
-    assert prod.batch("b1").allocated_quantity == 2
+    assert get_batch(prod, "b1").purchased_quantity == 10
+    assert get_batch(prod, "b1").allocated_quantity == 2
     assert prod.version_number == 1
 
 
@@ -272,7 +284,7 @@ def test_add_batch_rejects_non_positive_quantities(qty):
 
 def test_batch_lookup_by_reference():
     prod = product(("b1", 1), ("b2", 2))
-    assert prod.batch("b2").purchased_quantity == 2
+    assert get_batch(prod, "b2").purchased_quantity == 2
     assert prod.batch("nope") is None
 
 
@@ -284,8 +296,8 @@ def test_deallocate_frees_the_batch_and_raises_deallocated():
     prod.allocate(line("o1", 5))
     prod.allocate(line("o2", 3))
     assert prod.deallocate("o1") == line("o1", 5)
-    assert prod.batch("b1").allocated_quantity == 3
-    assert prod.batch("b1").available_quantity == 17
+    assert get_batch(prod, "b1").allocated_quantity == 3
+    assert get_batch(prod, "b1").available_quantity == 17
     assert prod.line_state("o1") is None
     assert prod.events[-1] == deallocated("o1", 5, "b1", version=3)
     assert prod.version_number == 3
@@ -297,7 +309,7 @@ def test_deallocate_of_an_unknown_line_is_an_error():
     with pytest.raises(UnknownLine, match="Order o2 has no line for sku RETRO-CLOCK"):
         prod.deallocate("o2")
     assert prod.version_number == 1
-    assert prod.batch("b1").allocated_quantity == 5
+    assert get_batch(prod, "b1").allocated_quantity == 5
 
 
 def test_deallocate_twice_is_an_error_the_second_time():
@@ -306,7 +318,7 @@ def test_deallocate_twice_is_an_error_the_second_time():
     prod.deallocate("o1")
     with pytest.raises(UnknownLine):
         prod.deallocate("o1")
-    assert prod.batch("b1").allocated_quantity == 0
+    assert get_batch(prod, "b1").allocated_quantity == 0
     assert prod.version_number == 2
 
 
@@ -339,8 +351,8 @@ def test_shrinking_evicts_the_latest_allocated_first_until_it_fits():
         out_of_stock("o2", 3, version=7),
         out_of_stock("o3", 3, version=8),
     ]
-    assert prod.batch("b1").purchased_quantity == 5
-    assert prod.batch("b1").allocated_quantity == 3
+    assert get_batch(prod, "b1").purchased_quantity == 5
+    assert get_batch(prod, "b1").allocated_quantity == 3
     assert batch_of(prod, "o1") == "b1"
     assert [b.line.orderid for b in prod.backorders] == ["o2", "o3"]
 
@@ -350,8 +362,12 @@ def test_shrinking_evicts_only_what_it_must():
     for orderid in ("o1", "o2", "o3"):
         prod.allocate(line(orderid, 3))
     prod.change_batch_quantity("b1", 6)
-    assert [e.name for e in prod.events[3:]] == ["BatchQuantityChanged", "Deallocated", "OutOfStock"]
-    assert prod.batch("b1").allocated_quantity == 6
+    assert [e.name for e in prod.events[3:]] == [
+        "BatchQuantityChanged",
+        "Deallocated",
+        "OutOfStock",
+    ]
+    assert get_batch(prod, "b1").allocated_quantity == 6
     assert {batch_of(prod, o) for o in ("o1", "o2")} == {"b1"}
     assert isinstance(prod.line_state("o3"), Backorder)
 
@@ -362,7 +378,7 @@ def test_shrinking_to_exactly_the_allocated_quantity_evicts_nothing():
     prod.allocate(line("o2", 3))
     prod.change_batch_quantity("b1", 7)
     assert [e.name for e in prod.events] == ["Allocated", "Allocated", "BatchQuantityChanged"]
-    assert prod.batch("b1").available_quantity == 0
+    assert get_batch(prod, "b1").available_quantity == 0
 
 
 def test_latest_means_latest_placed_in_the_batch_not_latest_arrived():
@@ -398,7 +414,7 @@ def test_evicted_lines_that_fit_nowhere_wait():
     prod.change_batch_quantity("b1", 5)
     assert prod.events[-2:] == [deallocated("o1", 6, "b1", version=3), out_of_stock("o1", 6, 4)]
     assert prod.backorders == [Backorder(line("o1", 6), arrival=1)]
-    assert prod.batch("b1").allocated_quantity == 0
+    assert get_batch(prod, "b1").allocated_quantity == 0
 
 
 def test_shrinking_to_zero_evicts_everything():
@@ -406,7 +422,7 @@ def test_shrinking_to_zero_evicts_everything():
     prod.allocate(line("o1", 1))
     prod.allocate(line("o2", 2))
     prod.change_batch_quantity("b1", 0)
-    assert prod.batch("b1").allocated_quantity == 0
+    assert get_batch(prod, "b1").allocated_quantity == 0
     assert [b.line.orderid for b in prod.backorders] == ["o1", "o2"]
 
 
@@ -415,8 +431,8 @@ def test_growing_a_batch_raises_batch_quantity_changed_only():
     prod.allocate(line("o1", 4))
     prod.change_batch_quantity("b1", 25)
     assert prod.events[-1] == events.BatchQuantityChanged(sku=SKU, version=2, ref="b1", qty=25)
-    assert prod.batch("b1").purchased_quantity == 25
-    assert prod.batch("b1").available_quantity == 21
+    assert get_batch(prod, "b1").purchased_quantity == 25
+    assert get_batch(prod, "b1").available_quantity == 21
     assert batch_of(prod, "o1") == "b1"
 
 
@@ -425,7 +441,7 @@ def test_shrinking_above_the_allocated_quantity_evicts_nothing():
     prod.allocate(line("o1", 4))
     prod.change_batch_quantity("b1", 6)
     assert [e.name for e in prod.events] == ["Allocated", "BatchQuantityChanged"]
-    assert prod.batch("b1").available_quantity == 2
+    assert get_batch(prod, "b1").available_quantity == 2
 
 
 def test_setting_the_same_quantity_is_a_no_op():
@@ -449,8 +465,8 @@ def test_negative_batch_quantity_is_an_error(qty):
     prod.allocate(line("o1", 4))
     with pytest.raises(InvalidQuantity, match=f"cannot be negative, got {qty}"):
         prod.change_batch_quantity("b1", qty)
-    assert prod.batch("b1").purchased_quantity == 10
-    assert prod.batch("b1").allocated_quantity == 4
+    assert get_batch(prod, "b1").purchased_quantity == 10
+    assert get_batch(prod, "b1").allocated_quantity == 4
     assert prod.version_number == 1
 
 
@@ -460,24 +476,26 @@ def test_negative_batch_quantity_is_an_error(qty):
 class StubLookup:
     """Stands in for the repository: allocations stored before this product was loaded."""
 
-    def __init__(self, *stored):
+    def __init__(self, *stored: Allocation) -> None:
         self.stored = list(stored)
-        self.calls = []
+        self.calls: list[tuple[str, str]] = []
 
-    def of_order(self, orderid):
+    def of_order(self, orderid: str) -> Allocation | None:
         self.calls.append(("of_order", orderid))
         return next((a for a in self.stored if a.line.orderid == orderid), None)
 
-    def in_batch(self, batchref):
+    def in_batch(self, batchref: str) -> Iterable[Allocation]:
         self.calls.append(("in_batch", batchref))
         return [a for a in self.stored if a.batchref == batchref]
 
 
-def stored(orderid, qty, batchref, arrival, sequence):
+def stored(orderid: str, qty: int, batchref: str, arrival: int, sequence: int) -> Allocation:
     return Allocation(line(orderid, qty), batchref, arrival=arrival, sequence=sequence)
 
 
-def loaded_product(lookup, *batches, version=20):
+def loaded_product(
+    lookup: AllocationLookup, *batches: tuple[str, int, date | None, int], version: int = 20
+) -> Product:
     """A product as the repository loads it: batches with allocated totals, no lines."""
     return Product(
         SKU,
@@ -518,14 +536,14 @@ def test_a_stored_allocation_with_another_qty_is_a_conflict():
     prod = loaded_product(lookup, ("b1", 10, None, 3))
     with pytest.raises(LineConflict):
         prod.allocate(line("o1", 4))
-    assert prod.batch("b1").allocated_quantity == 3
+    assert get_batch(prod, "b1").allocated_quantity == 3
 
 
 def test_deallocating_a_stored_allocation_frees_its_batch():
     lookup = StubLookup(stored("o1", 3, "b1", arrival=5, sequence=5))
     prod = loaded_product(lookup, ("b1", 10, None, 3))
     prod.deallocate("o1")
-    assert prod.batch("b1").allocated_quantity == 0
+    assert get_batch(prod, "b1").allocated_quantity == 0
     assert prod.events == [deallocated("o1", 3, "b1", version=21)]
     assert prod.changed_lines() == {"o1": None}
 
@@ -559,7 +577,7 @@ def test_allocations_made_after_loading_are_evicted_before_stored_ones():
     prod.change_batch_quantity("b1", 6)
     assert batch_of(prod, "old") == "b1"
     assert isinstance(prod.line_state("new"), Backorder)
-    assert prod.batch("b1").allocated_quantity == 5
+    assert get_batch(prod, "b1").allocated_quantity == 5
 
 
 def test_a_stored_allocation_already_moved_in_memory_is_not_evicted_twice():
@@ -570,7 +588,7 @@ def test_a_stored_allocation_already_moved_in_memory_is_not_evicted_twice():
     prod = loaded_product(lookup, ("b1", 8, None, 8))
     prod.deallocate("o2")  # known in memory as gone, though the lookup still has it
     prod.change_batch_quantity("b1", 3)
-    assert prod.batch("b1").allocated_quantity == 0
+    assert get_batch(prod, "b1").allocated_quantity == 0
     assert [e.name for e in prod.events] == [
         "Deallocated",
         "BatchQuantityChanged",
