@@ -105,3 +105,19 @@ def test_redis_message_reallocates_publishes_and_projects(client, consumer, line
     incremental = snapshot()
     rebuild_read_model()
     assert snapshot() == incremental
+
+
+def test_a_waiting_line_is_allocated_when_stock_arrives(client, line_allocated):
+    post(client, "add_batch", {"ref": "small", "sku": "SOFA", "qty": 1})
+    assert post(client, "allocate", {"orderid": "o9", "sku": "SOFA", "qty": 3}).json() == {
+        "status": "waiting",
+        "batchref": None,
+    }
+    assert client.get("/api/orders/o9").json()["status"] == "waiting"
+    assert client.get("/api/allocations/o9").status_code == 404
+
+    post(client, "add_batch", {"ref": "restock", "sku": "SOFA", "qty": 5})
+
+    assert client.get("/api/allocations/o9").json() == [{"sku": "SOFA", "batchref": "restock"}]
+    expected = {"orderid": "o9", "sku": "SOFA", "qty": 3, "batchref": "restock"}
+    wait_until(lambda: expected in line_allocated, what="the backorder on line_allocated")
