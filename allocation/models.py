@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 
+from django.conf import settings
 from django.db import models
 
 
@@ -112,3 +113,44 @@ class OutboxEvent(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.id} {self.name} {self.sku} v{self.version}"
+
+
+class DeadLetter(models.Model):
+    """An event handler that kept failing after every retry (a poison event).
+
+    Parked here, visible in the admin, so the rest of the pipeline keeps flowing and a
+    person can fix the cause and replay it.
+    """
+
+    handler = models.CharField(max_length=128)
+    event_name = models.CharField(max_length=64)
+    payload = models.JSONField()
+    error = models.TextField()
+    task_id = models.CharField(max_length=255, blank=True)
+    failed_at = models.DateTimeField(auto_now_add=True)
+    replayed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "allocation_dead_letter"
+        ordering = ["-failed_at"]
+
+    def __str__(self) -> str:
+        return f"{self.handler}({self.event_name}) failed"
+
+
+class ApiToken(models.Model):
+    """A bearer token for the JSON API; only its SHA-256 digest is stored."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
+    )
+    name = models.CharField(max_length=100)
+    digest = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "allocation_api_token"
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.user})"

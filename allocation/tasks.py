@@ -6,23 +6,47 @@ backoff), so every handler must be idempotent; see ``orders_read.projections``.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
-from celery import shared_task
+from billiard.einfo import ExceptionInfo
+from celery import Task, shared_task
 
 from allocation.adapters import outbox
 from allocation.domain.events import Event
+from allocation.models import DeadLetter
 from allocation.service_layer.handlers import EVENT_HANDLERS
+
+logger = logging.getLogger(__name__)
+
+
+class EventHandlerTask(Task):  # type: ignore[type-arg]
+    """Parks an event whose handler failed every retry in the dead-letter table."""
+
+    def on_failure(
+        self,
+        exc: Exception,
+        task_id: str,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        einfo: ExceptionInfo,
+    ) -> None:
+        handler, name, payload = args
+        logger.error("dead letter: %s(%s) failed for good: %r", handler, name, exc)
+        DeadLetter.objects.create(
+            handler=handler, event_name=name, payload=payload, error=repr(exc), task_id=task_id
+        )
 
 
 @shared_task(
+    base=EventHandlerTask,
     acks_late=True,
     reject_on_worker_lost=True,
     autoretry_for=(Exception,),
     retry_backoff=1,
     retry_backoff_max=60,
     retry_jitter=True,
-    max_retries=8,
+    max_retries=5,
 )
 def handle_event(handler: str, name: str, payload: dict[str, Any]) -> None:
     from allocation.bootstrap import bootstrap

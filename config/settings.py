@@ -136,9 +136,15 @@ CELERY_BEAT_SCHEDULE = {
     "relay-outbox": {"task": "allocation.tasks.relay_outbox", "schedule": 10.0},
 }
 
+# -- API ---------------------------------------------------------------------------------
+# Development leaves the JSON write endpoints open; production requires a token.
+API_REQUIRE_TOKEN = env.bool("API_REQUIRE_TOKEN", default=False)
+
 # -- read model --------------------------------------------------------------------------
 # Reads wait at most this long for the projection to catch up with the caller's writes.
 READ_YOUR_WRITES_TIMEOUT = env.float("READ_YOUR_WRITES_TIMEOUT", default=2.0)
+# /readyz fails when an event has waited longer than this (seconds) to reach the broker.
+READY_MAX_OUTBOX_LAG = env.float("READY_MAX_OUTBOX_LAG", default=60.0)
 
 # -- email -------------------------------------------------------------------------------
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")

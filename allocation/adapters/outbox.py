@@ -14,7 +14,7 @@ from datetime import timedelta
 from uuid import UUID
 
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import Max, Min
 from django.utils import timezone
 
 from allocation.domain.events import Event, LineEvent
@@ -122,3 +122,9 @@ def positions_of_order(orderid: str) -> set[tuple[str, int]]:
 def position_of_sku(sku: str) -> int:
     """The SKU's latest event version; versions are gap-free per SKU, from 1."""
     return OutboxEvent.objects.filter(sku=sku).aggregate(v=Max("version"))["v"] or 0
+
+
+def oldest_unsent_age() -> timedelta | None:
+    """How long the oldest unsent event has waited: the read model's lag, for the dashboard."""
+    oldest = OutboxEvent.objects.filter(sent_at=None).aggregate(at=Min("created_at"))["at"]
+    return None if oldest is None else timezone.now() - oldest
