@@ -42,6 +42,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "config.middleware.DatabaseUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -67,8 +68,11 @@ def _database(url_var: str, default: str | None = None) -> dict[str, Any]:
     config: dict[str, Any] = env.db_url(url_var, default=default)
     if config["ENGINE"] == "django.db.backends.postgresql":
         # psycopg 3's pool; persistent connections (CONN_MAX_AGE) must stay off with it.
+        # Health checks make the pool test a connection before lending it, so one the
+        # server dropped is replaced instead of failing the next request.
         config["OPTIONS"] = {"pool": {"min_size": 1, "max_size": env.int("DB_POOL_SIZE", 20)}}
         config["CONN_MAX_AGE"] = 0
+        config["CONN_HEALTH_CHECKS"] = True
     elif config["ENGINE"] == "django.db.backends.sqlite3":
         # IMMEDIATE takes the write lock at BEGIN, so concurrent writers queue instead of
         # failing with "database is locked" halfway through a transaction.

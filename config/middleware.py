@@ -1,0 +1,43 @@
+"""Turns a lost database connection into a clear, retryable 503 instead of a 500.
+
+The Unit of Work's transaction has already rolled back when the error reaches here, so
+nothing was partly written; Django discards the broken connection and the next
+request gets a fresh one.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from django.db import InterfaceError, OperationalError
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.template.loader import render_to_string
+
+logger = logging.getLogger(__name__)
+
+RETRY_AFTER_SECONDS = "2"
+
+
+class DatabaseUnavailableMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not isinstance(exception, OperationalError | InterfaceError):
+            return None
+        logger.error(
+            "database unavailable during %s %s: %s", request.method, request.path, exception
+        )
+        text = "The database is unavailable right now; nothing was saved. Please retry."
+        response: HttpResponse
+        if request.path.startswith("/api/"):
+            response = JsonResponse({"message": text}, status=503)
+        else:
+            html = render_to_string("503.html", {"message": text}, request=request)
+            response = HttpResponse(html, status=503)
+        response["Retry-After"] = RETRY_AFTER_SECONDS
+        return response
