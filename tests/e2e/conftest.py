@@ -110,10 +110,9 @@ class RedisServer:
 
 
 @pytest.fixture
-def use_broker() -> Iterator[None]:
-    """Point this process's Celery producer at ``settings.REDIS_URL`` (not eager)."""
+def use_broker() -> None:
+    """Send this process's tasks to the broker (the autouse fixture restores eager)."""
     celery_app.conf.task_always_eager = False
-    yield
 
 
 @pytest.fixture(scope="session")

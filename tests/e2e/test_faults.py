@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable, Iterator
-from typing import Any
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
+from django.db import connection
 from django.test import override_settings
 
 from allocation.adapters import outbox
 from allocation.bootstrap import bootstrap
 from allocation.domain import commands
-from allocation.models import OutboxEvent
+from allocation.models import OrderLineRecord, OutboxEvent
+from allocation.redis_consumer import consume
 from allocation.tasks import send_event_to_workers
 from config.celery_app import app as celery_app
 from orders_read.models import EventLog
@@ -123,3 +126,49 @@ def test_a_worker_killed_mid_task_is_redelivered(private_redis: RedisServer, wor
     rebuild_read_model()
     assert snapshot() == incremental
     assert len(incremental["lines"]) == 80
+
+
+def test_redis_restart_while_consumer_and_worker_run(private_redis: RedisServer, worker_on):
+    worker_on(private_redis.url)
+    subscriptions: list[int] = []
+    stop = threading.Event()
+
+    def run_consumer() -> None:
+        try:
+            consume(private_redis.url, stop, on_ready=lambda: subscriptions.append(1))
+        finally:
+            connection.close()
+
+    consumer = threading.Thread(target=run_consumer, daemon=True)
+    with broker(private_redis.url):
+        consumer.start()
+        try:
+            wait_until(lambda: len(subscriptions) == 1, what="the consumer to subscribe")
+            bus = bootstrap()
+            bus.handle(commands.CreateBatch("b1", "LAMP", 10))
+            bus.handle(commands.CreateBatch("b2", "LAMP", 10, date(2031, 1, 1)))
+            bus.handle(commands.Allocate("o1", "LAMP", 8))
+            wait_until(read_model_caught_up, what="the first events to be projected")
+
+            private_redis.stop()
+            bus.handle(commands.Allocate("o2", "LAMP", 1))  # written while Redis is down
+            private_redis.start()
+
+            wait_until(lambda: len(subscriptions) == 2, what="the consumer to resubscribe")
+            publisher = redis.Redis.from_url(private_redis.url)
+            publisher.publish("change_batch_quantity", json.dumps({"batchref": "b1", "qty": 5}))
+            wait_until(
+                lambda: OrderLineRecord.objects.filter(orderid="o1", batch_id="b2").exists(),
+                what="the consumer to handle the message after the restart",
+            )
+            outbox.relay(send_event_to_workers, older_than=timedelta(0))
+            wait_until(read_model_caught_up, timeout=30, what="the worker to catch up")
+        finally:
+            stop.set()
+            consumer.join(timeout=10)
+
+    lines = {line[0]: line[4] for line in snapshot()["lines"]}
+    assert lines == {"o1": "b2", "o2": "b1"}
+    incremental = snapshot()
+    rebuild_read_model()
+    assert snapshot() == incremental
