@@ -42,16 +42,20 @@ def free_port() -> int:
 class Worker:
     """A ``celery -A config worker`` process on the test database."""
 
-    def __init__(self, broker_url: str, log: Path, visibility_timeout: int = 3600) -> None:
+    def __init__(
+        self,
+        broker_url: str,
+        log: Path,
+        visibility_timeout: int = 3600,
+        databases: dict[str, str] | None = None,
+    ) -> None:
         env = {
             **os.environ,
-            "DATABASE_URL": database_url(),
+            **(databases or {"DATABASE_URL": database_url()}),
             "REDIS_URL": broker_url,
             "CELERY_VISIBILITY_TIMEOUT": str(visibility_timeout),
             "LOG_LEVEL": "INFO",
         }
-        if "read" in settings.DATABASES:
-            env["READ_DATABASE_URL"] = database_url("read")
         self.log = log
         self.process = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo",

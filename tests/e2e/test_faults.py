@@ -158,7 +158,9 @@ def test_redis_restart_while_consumer_and_worker_run(private_redis: RedisServer,
             publisher = redis.Redis.from_url(private_redis.url)
             publisher.publish("change_batch_quantity", json.dumps({"batchref": "b1", "qty": 5}))
             wait_until(
-                lambda: OrderLineRecord.objects.filter(orderid="o1", batch__reference="b2").exists(),
+                lambda: OrderLineRecord.objects.filter(
+                    orderid="o1", batch__reference="b2"
+                ).exists(),
                 what="the consumer to handle the message after the restart",
             )
             outbox.relay(send_event_to_workers, older_than=timedelta(0))

@@ -1,0 +1,160 @@
+"""The read model in its own PostgreSQL database, fed by two worker processes.
+
+Black box: fresh write and read databases, migrations run per database, gunicorn and
+two Celery workers as processes, driven over HTTP.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+import requests
+from django.conf import settings
+
+from tests.e2e.conftest import ROOT, RedisServer, Worker, free_port
+from tests.waiting import wait_until
+
+pytestmark = [pytest.mark.postgres, pytest.mark.redis]
+
+READ_TABLES = ("orders_read_orderlineview", "orders_read_eventlog", "orders_read_skustock")
+
+
+def server_url(dbname: str) -> str:
+    db = settings.DATABASES["default"]
+    user, host, port = db.get("USER") or "postgres", db["HOST"] or "127.0.0.1", db["PORT"] or 5432
+    return f"postgres://{user}@{host}:{port}/{dbname}"
+
+
+@pytest.fixture
+def split_databases() -> Iterator[dict[str, str]]:
+    names = {
+        "DATABASE_URL": f"split_write_{os.getpid()}",
+        "READ_DATABASE_URL": f"split_read_{os.getpid()}",
+    }
+    with psycopg.connect(server_url("postgres"), autocommit=True) as admin:
+        for name in names.values():
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
+            admin.execute(f'CREATE DATABASE "{name}"')
+    yield {var: server_url(name) for var, name in names.items()}
+    with psycopg.connect(server_url("postgres"), autocommit=True) as admin:
+        for name in names.values():
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def tables(url: str) -> set[str]:
+    with psycopg.connect(url) as conn:
+        rows = conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+        return {name for (name,) in rows}
+
+
+def count(url: str, table: str) -> int:
+    with psycopg.connect(url) as conn:
+        row = conn.execute(f"SELECT count(*) FROM {table}").fetchone()
+        return int(row[0]) if row else 0
+
+
+def read_rows(url: str) -> dict[str, list[tuple]]:
+    with psycopg.connect(url) as conn:
+        return {
+            "lines": sorted(conn.execute(
+                "SELECT orderid, sku, qty, status, batchref FROM orders_read_orderlineview")),
+            "stock": sorted(conn.execute(
+                "SELECT sku, purchased, allocated, available, waiting FROM orders_read_skustock")),
+            "events": sorted(conn.execute("SELECT sku, version, name FROM orders_read_eventlog")),
+        }  # fmt: skip
+
+
+def test_whole_pipeline_with_a_separate_read_database_and_two_workers(
+    split_databases: dict[str, str], private_redis: RedisServer, tmp_path: Path
+):
+    env = {**os.environ, **split_databases, "REDIS_URL": private_redis.url}
+    for args in (["migrate"], ["migrate", "--database", "read"]):
+        subprocess.run([sys.executable, "manage.py", *args, "-v0"], cwd=ROOT, env=env, check=True)
+    write_tables, read_tables = (
+        tables(split_databases["DATABASE_URL"]),
+        tables(split_databases["READ_DATABASE_URL"]),
+    )
+    assert "allocation_product" in write_tables
+    assert not write_tables & set(READ_TABLES)
+    assert set(READ_TABLES) <= read_tables
+    assert "allocation_product" not in read_tables
+
+    workers = [
+        Worker(private_redis.url, tmp_path / f"w{n}.log", databases=split_databases)
+        for n in range(2)
+    ]
+    port = free_port()
+    web = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{port}",
+         "--workers", "2", "--threads", "4"],
+        cwd=ROOT, env=env, stdout=(tmp_path / "web.log").open("wb"), stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    api = f"http://127.0.0.1:{port}/api"
+    try:
+        wait_until(lambda: _up(f"http://127.0.0.1:{port}/healthz"), what="gunicorn to serve")
+        session = requests.Session()
+        assert (
+            session.post(
+                f"{api}/add_batch", json={"ref": "wh", "sku": "LAMP", "qty": 20, "eta": None}
+            ).status_code
+            == 201
+        )
+        assert (
+            session.post(
+                f"{api}/add_batch",
+                json={"ref": "ship", "sku": "LAMP", "qty": 50, "eta": "2031-05-01"},
+            ).status_code
+            == 201
+        )
+        for n in range(30):
+            response = session.post(
+                f"{api}/allocate", json={"orderid": f"o{n}", "sku": "LAMP", "qty": 2}
+            )
+            assert response.status_code == 202
+            assert session.get(f"{api}/allocations/o{n}").status_code == 200  # read-your-writes
+        assert (
+            session.post(f"{api}/change_batch_quantity", json={"ref": "wh", "qty": 4}).status_code
+            == 200
+        )
+        assert session.get(f"{api}/allocations/o29").json() == [{"sku": "LAMP", "batchref": "ship"}]
+        wait_until(
+            lambda: (
+                count(split_databases["READ_DATABASE_URL"], "orders_read_eventlog")
+                == count(split_databases["DATABASE_URL"], "allocation_outbox")
+            ),
+            what="the workers to project every event",
+        )
+        ready = session.get(f"http://127.0.0.1:{port}/readyz").json()
+        assert ready["checks"]["database:read"] == "ok"
+    finally:
+        web.terminate()
+        web.wait(timeout=15)
+        for worker in workers:
+            worker.stop()
+
+    incremental = read_rows(split_databases["READ_DATABASE_URL"])
+    assert len(incremental["lines"]) == 30
+    # wh shrank from 20 to 4: 8 of its 10 lines were evicted, 5 fit in ship, 3 wait.
+    assert incremental["stock"] == [("LAMP", 54, 54, 0, 6)]
+    assert sum(1 for line in incremental["lines"] if line[3] == "waiting") == 3
+    subprocess.run(
+        [sys.executable, "manage.py", "rebuild_read_model"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    assert read_rows(split_databases["READ_DATABASE_URL"]) == incremental
+
+
+def _up(url: str) -> bool:
+    try:
+        return requests.get(url, timeout=1).status_code == 200
+    except requests.ConnectionError:
+        return False
