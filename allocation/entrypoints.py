@@ -8,6 +8,7 @@ for them to retry or reconsider.
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import date
 from typing import Any
 
@@ -28,10 +29,19 @@ CLIENT_ERRORS: tuple[type[Exception], ...] = (AllocationError, TooMuchContention
 
 def text(data: dict[str, Any], name: str) -> str:
     value = _required(data, name)
-    if not isinstance(value, str) or not value.strip():
+    if not isinstance(value, str):
         raise BadInput(f"Field '{name}' must be a non-empty string")
+    return identifier(value, f"Field '{name}'")
+
+
+def identifier(value: str, what: str) -> str:
+    """A reference, SKU or order id: printable, trimmed, at most MAX_TEXT characters."""
+    if not value.strip():
+        raise BadInput(f"{what} must be a non-empty string")
     if len(value) > MAX_TEXT or value != value.strip():
-        raise BadInput(f"Field '{name}' must be at most {MAX_TEXT} characters, no outer spaces")
+        raise BadInput(f"{what} must be at most {MAX_TEXT} characters, no outer spaces")
+    if any(unicodedata.category(char) in ("Cc", "Cs") for char in value):
+        raise BadInput(f"{what} must not contain control characters")
     return value
 
 

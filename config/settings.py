@@ -125,6 +125,9 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     # How long an unacknowledged task waits before Redis hands it to another worker.
     "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", 3600),
+    # How often a worker looks for such tasks (seconds between sweeps, scan every Nth).
+    "unacked_restore_interval": env.int("CELERY_UNACKED_RESTORE_INTERVAL", 10),
+    "unacked_restore_throttle": env.int("CELERY_UNACKED_RESTORE_THROTTLE", 10),
     # A web process must not hang on a dead broker: fail fast, the outbox relay resends.
     "max_retries": 1,
     "interval_start": 0,

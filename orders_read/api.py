@@ -2,15 +2,34 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import wraps
+
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.http import require_GET
 
+from allocation.entrypoints import BadInput, identifier
 from orders_read import queries
 
 STALE_HEADER = "X-Read-Model-Stale"
 
 
+def valid_orderid(view: Callable[[HttpRequest, str], JsonResponse]) -> Callable[..., JsonResponse]:
+    """An order id no order can have is a 400 (and never reaches the database)."""
+
+    @wraps(view)
+    def checked(request: HttpRequest, orderid: str) -> JsonResponse:
+        try:
+            identifier(orderid, "Order id")
+        except BadInput as error:
+            return JsonResponse({"message": str(error)}, status=400)
+        return view(request, orderid)
+
+    return checked
+
+
 @require_GET
+@valid_orderid
 def allocations(request: HttpRequest, orderid: str) -> JsonResponse:
     fresh = queries.wait_for_order(orderid)
     rows = queries.allocations(orderid)
@@ -23,6 +42,7 @@ def allocations(request: HttpRequest, orderid: str) -> JsonResponse:
 
 
 @require_GET
+@valid_orderid
 def order(request: HttpRequest, orderid: str) -> JsonResponse:
     fresh = queries.wait_for_order(orderid)
     found = queries.order(orderid)

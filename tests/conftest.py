@@ -42,6 +42,8 @@ def _services(request: pytest.FixtureRequest) -> None:
         unavailable("DATABASE_URL does not point at PostgreSQL")
     if request.node.get_closest_marker("redis") and (problem := redis_problem()):
         unavailable(problem)
+    if request.node.get_closest_marker("browser") and not os.path.exists("/usr/bin/chromium"):
+        unavailable("/usr/bin/chromium is missing (apt-get install chromium)")
 
 
 @pytest.fixture(autouse=True)

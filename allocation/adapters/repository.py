@@ -158,22 +158,35 @@ class DjangoProductRepository(AbstractProductRepository):
 
     @staticmethod
     def _save_lines(sku: str, changed: dict[str, LineState | None]) -> None:
+        """Delete the lines that went, upsert the others in one statement.
+
+        ``INSERT ... ON CONFLICT (orderid, sku) DO UPDATE`` costs one round trip for any
+        number of lines, where ``update_or_create`` took six per line (two savepoints,
+        a SELECT ... FOR UPDATE, the INSERT and two releases): a third of an allocate's
+        queries. Safe without the SELECT: the product's version check already
+        serialises every writer of this SKU's lines.
+        """
         gone = [orderid for orderid, state in changed.items() if state is None]
         if gone:
             OrderLineRecord.objects.filter(product_id=sku, orderid__in=gone).delete()
-        for orderid, state in changed.items():
-            if state is None:
-                continue
-            placed = state if isinstance(state, Allocation) else None
-            OrderLineRecord.objects.update_or_create(
+        rows = [
+            OrderLineRecord(
                 product_id=sku,
                 orderid=orderid,
-                defaults={
-                    "qty": state.line.qty,
-                    "batch_id": placed.batchref if placed else None,
-                    "arrival": state.arrival,
-                    "sequence": placed.sequence if placed else None,
-                },
+                qty=state.line.qty,
+                batch_id=state.batchref if isinstance(state, Allocation) else None,
+                arrival=state.arrival,
+                sequence=state.sequence if isinstance(state, Allocation) else None,
+            )
+            for orderid, state in changed.items()
+            if state is not None
+        ]
+        if rows:
+            OrderLineRecord.objects.bulk_create(
+                rows,
+                update_conflicts=True,
+                unique_fields=["orderid", "product"],
+                update_fields=["qty", "batch", "arrival", "sequence"],
             )
 
 

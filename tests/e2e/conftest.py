@@ -54,6 +54,8 @@ class Worker:
             **(databases or {"DATABASE_URL": database_url()}),
             "REDIS_URL": broker_url,
             "CELERY_VISIBILITY_TIMEOUT": str(visibility_timeout),
+            "CELERY_UNACKED_RESTORE_INTERVAL": "1",
+            "CELERY_UNACKED_RESTORE_THROTTLE": "1",
             "LOG_LEVEL": "INFO",
         }
         self.log = log

@@ -1,0 +1,235 @@
+"""Admin for the write side: staff change stock, but only through the message bus.
+
+Saving a batch sends ``CreateBatch`` or ``ChangeBatchQuantity`` and cancelling lines
+sends ``Deallocate``, so the aggregate's rules, the version check and the events apply
+exactly as they do for the API. Nothing here saves a write-side model itself, and
+nothing can be deleted.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from allocation import entrypoints
+from allocation.bootstrap import bootstrap
+from allocation.domain import commands
+from allocation.domain.model import DuplicateBatch, InvalidQuantity, UnknownBatch
+from allocation.forms import MAX_QTY
+from allocation.models import BatchRecord, OrderLineRecord, OutboxEvent, ProductRecord
+from orders_read.admin import ReadOnlyAdmin
+
+if TYPE_CHECKING:
+    BatchModelForm = forms.ModelForm[BatchRecord]
+    BatchModelAdmin = admin.ModelAdmin[BatchRecord]
+    LineModelAdmin = admin.ModelAdmin[OrderLineRecord]
+else:  # not subscriptable at runtime
+    BatchModelForm = forms.ModelForm
+    BatchModelAdmin = LineModelAdmin = admin.ModelAdmin
+
+
+class BatchCommandForm(BatchModelForm):
+    """Sends its command as the last step of validation.
+
+    The admin has no hook between "the form is valid" and "save" that can still reject
+    the form, so the command runs here: the bus's refusal becomes an error next to the
+    field, with the input kept, and the admin's ``save_model`` writes nothing itself.
+    The admin wraps the request in a transaction, in which the Unit of Work nests.
+    """
+
+    error_fields: ClassVar[dict[type[Exception], str]] = {}
+
+    def command(self) -> commands.Command:
+        raise NotImplementedError
+
+    def clean(self) -> dict[str, Any] | None:
+        cleaned = super().clean()
+        if not self.errors and self.has_changed():
+            try:
+                bootstrap().handle(self.command())
+            except entrypoints.CLIENT_ERRORS as error:
+                field = next(
+                    (f for t, f in self.error_fields.items() if isinstance(error, t)), None
+                )
+                self.add_error(field, str(error))
+        return cleaned
+
+    def validate_unique(self) -> None:
+        """A duplicate reference is the domain's to refuse (``DuplicateBatch``)."""
+
+
+class AddBatchForm(BatchCommandForm):
+    sku = forms.CharField(label="SKU", max_length=entrypoints.MAX_TEXT)
+    error_fields = {DuplicateBatch: "reference", InvalidQuantity: "purchased_quantity"}
+
+    class Meta:
+        model = BatchRecord
+        fields = ["reference", "sku", "purchased_quantity", "eta"]
+
+    def command(self) -> commands.CreateBatch:
+        data = self.cleaned_data
+        return commands.CreateBatch(
+            data["reference"], data["sku"], data["purchased_quantity"], data["eta"]
+        )
+
+
+class ChangeQuantityForm(BatchCommandForm):
+    error_fields = {UnknownBatch: "purchased_quantity", InvalidQuantity: "purchased_quantity"}
+
+    class Meta:
+        model = BatchRecord
+        fields = ["purchased_quantity"]
+
+    def command(self) -> commands.ChangeBatchQuantity:
+        qty = self.cleaned_data["purchased_quantity"]
+        return commands.ChangeBatchQuantity(self.instance.reference, qty)
+
+
+@admin.register(BatchRecord)
+class BatchAdmin(BatchModelAdmin):
+    list_display = [
+        "reference",
+        "sku",
+        "purchased_quantity",
+        "allocated_quantity",
+        "available",
+        "eta",
+    ]
+    list_filter = [("eta", admin.EmptyFieldListFilter)]
+    search_fields = ["reference", "product__sku"]
+    ordering = ["product_id", "eta", "reference"]
+
+    @admin.display(description="SKU", ordering="product_id")
+    def sku(self, obj: BatchRecord) -> str:
+        return obj.product_id
+
+    @admin.display(description="available")
+    def available(self, obj: BatchRecord) -> int:
+        return obj.purchased_quantity - obj.allocated_quantity
+
+    def get_form(
+        self,
+        request: HttpRequest,
+        obj: BatchRecord | None = None,
+        change: bool = False,
+        **kwargs: Any,
+    ) -> type[forms.ModelForm[BatchRecord]]:
+        kwargs["form"] = ChangeQuantityForm if obj is not None else AddBatchForm
+        form = super().get_form(request, obj, change, **kwargs)
+        form.base_fields["purchased_quantity"].max_value = MAX_QTY  # type: ignore[attr-defined]
+        return form
+
+    def get_fields(self, request: HttpRequest, obj: BatchRecord | None = None) -> list[Any]:
+        if obj is None:
+            return ["reference", "sku", "purchased_quantity", "eta"]
+        return ["reference", "product", "eta", "purchased_quantity", "allocated_quantity"]
+
+    def get_readonly_fields(
+        self, request: HttpRequest, obj: BatchRecord | None = None
+    ) -> list[str]:
+        return [] if obj is None else ["reference", "product", "eta", "allocated_quantity"]
+
+    def save_model(
+        self, request: HttpRequest, obj: BatchRecord, form: forms.Form, change: bool
+    ) -> None:
+        """The form's command already wrote the batch; load it for the admin's log."""
+        stored = BatchRecord.objects.get(reference=obj.reference)
+        obj.pk, obj.product_id = stored.pk, stored.product_id
+        obj.refresh_from_db()
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("allocation.create_batch")
+
+    def has_change_permission(self, request: HttpRequest, obj: BatchRecord | None = None) -> bool:
+        return request.user.has_perm("allocation.change_batch_quantity")
+
+    def has_delete_permission(self, request: HttpRequest, obj: BatchRecord | None = None) -> bool:
+        return False
+
+
+class LineStatusFilter(admin.SimpleListFilter):
+    title = "status"
+    parameter_name = "status"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("allocated", "Allocated"), ("waiting", "Waiting for stock")]
+
+    def queryset(
+        self, request: HttpRequest, queryset: QuerySet[OrderLineRecord]
+    ) -> QuerySet[OrderLineRecord]:
+        if self.value() in ("allocated", "waiting"):
+            return queryset.filter(batch__isnull=self.value() == "waiting")
+        return queryset
+
+
+@admin.register(OrderLineRecord)
+class AllocationAdmin(LineModelAdmin):
+    """Order lines, allocated or waiting; staff can only cancel them (``deallocate``)."""
+
+    list_display = ["orderid", "sku", "qty", "batch_ref", "arrival"]
+    list_filter = [LineStatusFilter]
+    search_fields = ["orderid", "product__sku", "batch__reference"]
+    ordering = ["orderid", "product_id"]
+    actions = ["deallocate"]
+
+    @admin.display(description="SKU", ordering="product_id")
+    def sku(self, obj: OrderLineRecord) -> str:
+        return obj.product_id
+
+    @admin.display(description="batch", ordering="batch_id", empty_value="waiting for stock")
+    def batch_ref(self, obj: OrderLineRecord) -> str | None:
+        return obj.batch_id
+
+    @admin.action(description="Deallocate the selected lines", permissions=["deallocate"])
+    def deallocate(self, request: HttpRequest, queryset: QuerySet[OrderLineRecord]) -> None:
+        bus, done = bootstrap(), 0
+        for orderid, sku in queryset.values_list("orderid", "product_id"):
+            try:
+                bus.handle(commands.Deallocate(orderid, sku))
+            except entrypoints.CLIENT_ERRORS as error:
+                self.message_user(
+                    request, f"Could not deallocate {orderid} / {sku}: {error}", messages.ERROR
+                )
+            else:
+                done += 1
+        if done:
+            self.message_user(request, f"Deallocated {done} line(s).", messages.SUCCESS)
+
+    def has_deallocate_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("allocation.deallocate_line")
+
+    def has_view_permission(self, request: HttpRequest, obj: OrderLineRecord | None = None) -> bool:
+        return super().has_view_permission(request, obj) or self.has_deallocate_permission(request)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(
+        self, request: HttpRequest, obj: OrderLineRecord | None = None
+    ) -> bool:
+        return False
+
+    def has_delete_permission(
+        self, request: HttpRequest, obj: OrderLineRecord | None = None
+    ) -> bool:
+        return False
+
+
+@admin.register(ProductRecord)
+class ProductAdmin(ReadOnlyAdmin):
+    list_display = ["sku", "version_number"]
+    search_fields = ["sku"]
+
+
+@admin.register(OutboxEvent)
+class OutboxAdmin(ReadOnlyAdmin):
+    """Where the read model's lag shows: events not yet handed to the workers."""
+
+    list_display = ["id", "name", "sku", "version", "orderid", "created_at", "sent_at"]
+    list_filter = ["name", ("sent_at", admin.EmptyFieldListFilter)]
+    search_fields = ["sku", "orderid"]
+    ordering = ["-id"]

@@ -1,0 +1,126 @@
+"""Web forms for the commands. They write only through the message bus.
+
+Viewing a form and posting it need the command's permission: anonymous users are sent
+to log in, logged-in users without it get a 403. A success redirects to the page that
+shows the result; that page waits for the read model to catch up with the write
+(``orders_read.views``), so the user sees what they just did.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required, permission_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods
+
+from allocation import entrypoints
+from allocation.bootstrap import bootstrap
+from allocation.forms import (
+    AddBatchForm,
+    ChangeBatchQuantityForm,
+    CommandForm,
+    DeallocateForm,
+    PlaceOrderForm,
+)
+from orders_read import queries
+
+F = TypeVar("F", bound=CommandForm)
+View = Callable[..., HttpResponse]
+FORM_TEMPLATE = "allocation/command_form.html"
+
+
+def needs(permission: str) -> Callable[[View], View]:
+    """Anonymous users go to the login page; users without the permission get a 403."""
+
+    def decorate(view: View) -> View:
+        checked = permission_required(permission, raise_exception=True)(view)
+        return login_required(require_http_methods(["GET", "POST"])(checked))
+
+    return decorate
+
+
+def initial_from_query(request: HttpRequest, names: Iterable[str]) -> dict[str, str]:
+    """Links from other pages prefill a form (``?ref=B1``); nothing is sent on GET."""
+    return {name: request.GET[name] for name in names if name in request.GET}
+
+
+def command_page(
+    request: HttpRequest,
+    form_class: type[F],
+    title: str,
+    succeeded: Callable[[F, Any], str],
+) -> HttpResponse:
+    if request.method == "POST":
+        form = form_class(request.POST)
+        if form.is_valid():
+            try:
+                result = bootstrap().handle(form.command())
+            except entrypoints.CLIENT_ERRORS as error:
+                form.add_command_error(error)
+            else:
+                return redirect(succeeded(form, result))
+    else:
+        form = form_class(initial=initial_from_query(request, form_class.base_fields))
+    return render(request, FORM_TEMPLATE, {"form": form, "title": title})
+
+
+@needs("allocation.create_batch")
+def add_batch(request: HttpRequest) -> HttpResponse:
+    def succeeded(form: AddBatchForm, result: None) -> str:
+        data = form.cleaned_data
+        messages.success(request, f"Batch {data['ref']} added: {data['qty']} x {data['sku']}.")
+        return reverse("sku-detail", args=[data["sku"]])
+
+    return command_page(request, AddBatchForm, "Add a batch", succeeded)
+
+
+@needs("allocation.change_batch_quantity")
+def change_batch_quantity(request: HttpRequest) -> HttpResponse:
+    def succeeded(form: ChangeBatchQuantityForm, result: None) -> str:
+        ref, qty = form.cleaned_data["ref"], form.cleaned_data["qty"]
+        messages.success(request, f"Batch {ref} now holds {qty} units.")
+        sku = queries.sku_of_batch(ref)
+        if sku is None:
+            messages.info(request, "The change is still being processed: refresh in a moment.")
+            return reverse("stock")
+        return reverse("sku-detail", args=[sku])
+
+    return command_page(request, ChangeBatchQuantityForm, "Change a batch's quantity", succeeded)
+
+
+@needs("allocation.deallocate_line")
+def deallocate(request: HttpRequest) -> HttpResponse:
+    def succeeded(form: DeallocateForm, result: None) -> str:
+        orderid, sku = form.cleaned_data["orderid"], form.cleaned_data["sku"]
+        messages.success(request, f"The {sku} line of order {orderid} was cancelled.")
+        return reverse("order-detail", args=[orderid])
+
+    return command_page(request, DeallocateForm, "Deallocate an order line", succeeded)
+
+
+@needs("allocation.allocate_line")
+def place_order(request: HttpRequest) -> HttpResponse:
+    """One ``Allocate`` per line; see ``PlaceOrderForm`` for why that is safe enough."""
+    if request.method != "POST":
+        form = PlaceOrderForm(initial=initial_from_query(request, ["orderid"]))
+    elif (form := PlaceOrderForm(request.POST)).is_valid():
+        bus = bootstrap()
+        placed: list[str] = []
+        for line_form, command in form.commands():
+            try:
+                batchref = bus.handle(command)
+            except entrypoints.CLIENT_ERRORS as error:
+                line_form.add_command_error(error)
+                form.partly_placed(placed)
+                break
+            placed.append(f"{command.sku} {f'→ {batchref}' if batchref else 'waiting'}")
+        else:
+            orderid = form.order.cleaned_data["orderid"]
+            messages.success(request, f"Order {orderid} placed: {', '.join(placed)}.")
+            return redirect("order-detail", orderid)
+    return render(request, "allocation/place_order.html", {"form": form, "title": "Place an order"})

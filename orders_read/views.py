@@ -1,0 +1,74 @@
+"""Pages that show the read model. They read through ``orders_read.queries`` only.
+
+Detail pages wait (bounded) for the projection to catch up with what was written for
+their order or SKU, so a user redirected here after a command sees its result; when
+the wait times out they say so and refresh themselves (``stale``).
+"""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Page, Paginator
+from django.db.models import Model, QuerySet
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from orders_read import queries
+from orders_read.models import OrderStatus
+
+PAGE_SIZE = 50
+
+M = TypeVar("M", bound=Model)
+
+
+def paginate(request: HttpRequest, rows: QuerySet[M]) -> Page[M]:
+    return Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
+
+
+def param(request: HttpRequest, name: str) -> str:
+    return request.GET.get(name, "").strip()
+
+
+@login_required
+def dashboard(request: HttpRequest) -> HttpResponse:
+    return render(request, "orders_read/dashboard.html", {"dashboard": queries.dashboard()})
+
+
+@login_required
+def stock(request: HttpRequest) -> HttpResponse:
+    search = param(request, "q")
+    page = paginate(request, queries.stock(search))
+    return render(request, "orders_read/stock_list.html", {"page": page, "q": search})
+
+
+@login_required
+def sku_detail(request: HttpRequest, sku: str) -> HttpResponse:
+    fresh = queries.wait_for_sku(sku)
+    detail = queries.sku_detail(sku)
+    if detail is None and fresh:
+        raise Http404(f"Unknown SKU {sku}")
+    context = {"sku": sku, "detail": detail, "stale": not fresh}
+    return render(request, "orders_read/sku_detail.html", context)
+
+
+@login_required
+def orders(request: HttpRequest) -> HttpResponse:
+    status = param(request, "status")
+    if status not in OrderStatus.values:
+        status = ""
+    filters = {name: param(request, name) for name in ("q", "sku", "batch")}
+    rows = queries.orders(status, filters["q"], filters["sku"], filters["batch"])
+    context = {"page": paginate(request, rows), "status": status, "statuses": OrderStatus.choices}
+    return render(request, "orders_read/order_list.html", context | filters)
+
+
+@login_required
+def order_detail(request: HttpRequest, orderid: str) -> HttpResponse:
+    fresh = queries.wait_for_order(orderid)
+    detail = queries.order_detail(orderid)
+    if detail is None and fresh:
+        raise Http404(f"Unknown order {orderid}")
+    context = {"orderid": orderid, "detail": detail, "stale": not fresh}
+    return render(request, "orders_read/order_detail.html", context)
