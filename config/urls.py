@@ -4,6 +4,7 @@ from django.urls import include, path
 
 from allocation import api as write_api
 from config import health
+from config.login import RateLimitedLoginView
 from orders_read import api as read_api
 
 api = [
@@ -20,7 +21,7 @@ urlpatterns = [
     path("readyz", health.readyz, name="readyz"),
     path("admin/", admin.site.urls),
     path("api/", include(api)),
-    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/login/", RateLimitedLoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", include("allocation.urls")),
     path("", include("orders_read.urls")),
