@@ -12,15 +12,23 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from django import forms
 from django.contrib import admin, messages
-from django.db.models import QuerySet
+from django.db.models import Model, QuerySet
 from django.http import HttpRequest
+from django.utils import timezone
 
 from allocation import entrypoints
 from allocation.bootstrap import bootstrap
 from allocation.domain import commands
 from allocation.domain.model import DuplicateBatch, InvalidQuantity, UnknownBatch
 from allocation.forms import MAX_QTY
-from allocation.models import BatchRecord, OrderLineRecord, OutboxEvent, ProductRecord
+from allocation.models import (
+    ApiToken,
+    BatchRecord,
+    DeadLetter,
+    OrderLineRecord,
+    OutboxEvent,
+    ProductRecord,
+)
 from orders_read.admin import ReadOnlyAdmin
 
 if TYPE_CHECKING:
@@ -233,3 +241,42 @@ class OutboxAdmin(ReadOnlyAdmin):
     list_filter = ["name", ("sent_at", admin.EmptyFieldListFilter)]
     search_fields = ["sku", "orderid"]
     ordering = ["-id"]
+
+
+@admin.register(DeadLetter)
+class DeadLetterAdmin(ReadOnlyAdmin):
+    """Poison events parked after their last retry; replay them once the cause is fixed."""
+
+    list_display = ["failed_at", "handler", "event_name", "short_error", "replayed_at"]
+    list_filter = ["handler", "event_name", ("replayed_at", admin.EmptyFieldListFilter)]
+    search_fields = ["payload", "error"]
+    actions = ["replay"]
+
+    @admin.display(description="error")
+    def short_error(self, obj: DeadLetter) -> str:
+        return obj.error[:120]
+
+    @admin.action(description="Replay the selected events", permissions=["replay"])
+    def replay(self, request: HttpRequest, queryset: QuerySet[DeadLetter]) -> None:
+        from allocation.tasks import handle_event
+
+        replayed = 0
+        for letter in queryset.filter(replayed_at=None):
+            handle_event.delay(letter.handler, letter.event_name, letter.payload)
+            DeadLetter.objects.filter(pk=letter.pk).update(replayed_at=timezone.now())
+            replayed += 1
+        self.message_user(request, f"Replayed {replayed} event(s).", messages.SUCCESS)
+
+    def has_replay_permission(self, request: HttpRequest) -> bool:
+        return request.user.is_superuser
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(ReadOnlyAdmin):
+    """Tokens are issued by ``manage.py create_api_token``; here staff see and revoke them."""
+
+    list_display = ["name", "user", "created_at", "last_used_at"]
+    search_fields = ["name", "user__username"]
+
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return request.user.is_superuser

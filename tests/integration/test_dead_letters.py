@@ -34,3 +34,29 @@ def test_a_handler_failing_every_retry_goes_to_the_dead_letter_table(bus, monkey
     assert letter.payload["orderid"] == "poison"
     assert "cannot project this one" in letter.error
     assert OrderLineView.objects.filter(orderid="healthy").exists()  # the rest flows
+
+
+def test_staff_see_dead_letters_in_the_admin_and_replay_them(admin_client, bus):
+    bus.handle(commands.CreateBatch("b1", "LAMP", 10))
+    bus.handle(commands.Allocate("o1", "LAMP", 1))
+    OrderLineView.objects.all().delete()  # as if the projection had been lost
+    letter = DeadLetter.objects.create(
+        handler="update_read_model",
+        event_name="Allocated",
+        payload={"sku": "LAMP", "version": 999, "orderid": "o1", "qty": 1, "batchref": "b1"},
+        error="RuntimeError('cannot project this one')",
+    )
+
+    listing = admin_client.get("/admin/allocation/deadletter/")
+    assert listing.status_code == 200
+    assert "cannot project this one" in listing.content.decode()
+
+    response = admin_client.post(
+        "/admin/allocation/deadletter/",
+        {"action": "replay", "_selected_action": [letter.pk]},
+        follow=True,
+    )
+    assert "Replayed 1 event(s)." in response.content.decode()
+    letter.refresh_from_db()
+    assert letter.replayed_at is not None
+    assert OrderLineView.objects.filter(orderid="o1", batchref="b1").exists()
