@@ -14,6 +14,7 @@ import pytest
 import redis
 from django.db import connection
 from django.test import override_settings
+from kombu import pools as kombu_pools
 
 from allocation.adapters import outbox
 from allocation.bootstrap import bootstrap
@@ -51,11 +52,10 @@ def broker(url: str) -> Iterator[None]:
 
 
 def _drop_pooled_connections() -> None:
-    """Celery pools broker connections per app; a new broker URL needs a new pool."""
+    """Celery and kombu pool broker connections; a new broker URL needs new pools."""
     app: Any = celery_app
-    if app._pool is not None:
-        app._pool.force_close_all()
-        app._pool = None
+    kombu_pools.reset()  # closes and forgets every pooled connection and producer
+    app._pool = None
     app.amqp._producer_pool = None
 
 
