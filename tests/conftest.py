@@ -13,6 +13,7 @@ from collections.abc import Iterator
 import pytest
 import redis
 from django.conf import settings
+from django.core.cache import cache
 from django.db import connection
 
 from config.celery_app import app as celery_app
@@ -44,6 +45,13 @@ def _services(request: pytest.FixtureRequest) -> None:
         unavailable(problem)
     if request.node.get_closest_marker("browser") and not os.path.exists("/usr/bin/chromium"):
         unavailable("/usr/bin/chromium is missing (apt-get install chromium)")
+
+
+@pytest.fixture(autouse=True)
+def _private_cache(settings) -> None:
+    """A fresh in-memory cache per test: Redis would carry counters across tests and runs."""
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    cache.clear()
 
 
 @pytest.fixture(autouse=True)
