@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -33,3 +34,17 @@ def add_batch(bus: MessageBus) -> Callable[..., None]:
         bus.handle(commands.CreateBatch(ref, sku, qty, eta))  # type: ignore[arg-type]
 
     return add
+
+
+@pytest.fixture
+def committed(django_capture_on_commit_callbacks: Any) -> Callable[..., Any]:
+    """Run a write and its after-commit work (outbox send, eager projection) now.
+
+    Under the ``db`` fixture nothing ever commits, so on-commit callbacks would not fire.
+    """
+
+    def run(write: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        with django_capture_on_commit_callbacks(execute=True):
+            return write(*args, **kwargs)
+
+    return run

@@ -38,15 +38,6 @@ def staff(client, django_user_model):
 
 
 @pytest.fixture
-def committed(django_capture_on_commit_callbacks):
-    def run(write, *args, **kwargs):
-        with django_capture_on_commit_callbacks(execute=True):
-            return write(*args, **kwargs)
-
-    return run
-
-
-@pytest.fixture
 def stock(committed) -> None:
     """o1 has 4 LAMP in the warehouse batch; a shipment batch could take them."""
     bus = bootstrap()

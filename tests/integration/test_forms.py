@@ -3,7 +3,6 @@ that the redirected-to page already shows (read-your-writes)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import date
 from typing import Any
 
@@ -44,20 +43,6 @@ def operator(client, django_user_model):
     user = make_user(django_user_model, "operator", *PERMISSIONS.values())
     client.force_login(user)
     return user
-
-
-@pytest.fixture
-def committed(django_capture_on_commit_callbacks) -> Callable[..., Any]:
-    """Run a write and its after-commit work (outbox send, eager projection) now.
-
-    Under the ``db`` fixture nothing ever commits, so on-commit callbacks would not fire.
-    """
-
-    def run(write: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        with django_capture_on_commit_callbacks(execute=True):
-            return write(*args, **kwargs)
-
-    return run
 
 
 @pytest.fixture
