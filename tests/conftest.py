@@ -1,8 +1,8 @@
 """Shared fixtures, and the rule for tests that need a real service.
 
-Tests marked ``postgres`` or ``redis`` skip when the service is not configured on a
-newcomer's machine, and *fail* when ``REQUIRE_SERVICES=1`` (as ``.ci/run`` sets), so
-CI can never go green by skipping them.
+Tests marked ``postgres``, ``redis`` or ``browser`` skip when the service (or Debian's
+Chromium) is missing on a newcomer's machine, and *fail* when ``REQUIRE_SERVICES=1``
+(as ``.ci/run`` sets), so CI can never go green by skipping them.
 """
 
 from __future__ import annotations
