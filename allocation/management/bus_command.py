@@ -6,7 +6,7 @@ import argparse
 from datetime import date
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from allocation import entrypoints
 from allocation.bootstrap import bootstrap
@@ -46,6 +46,13 @@ def text(value: str) -> str:
 
 class BusCommand(BaseCommand):
     """Turns rule violations into one line on stderr and exit status 1."""
+
+    def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
+        parser = super().create_parser(prog_name, subcommand, **kwargs)
+        # A bad argument is one line ("...: error: argument qty: must be at least 1");
+        # --help still shows the full usage.
+        parser.print_usage = lambda file=None: None  # type: ignore[method-assign]
+        return parser
 
     def dispatch(self, command: Command) -> Any:
         try:
