@@ -41,3 +41,25 @@ class DatabaseUnavailableMiddleware:
             response = HttpResponse(html, status=503)
         response["Retry-After"] = RETRY_AFTER_SECONDS
         return response
+
+
+class RejectNulMiddleware:
+    """A NUL in the path or query string is a 400: no database can store or compare it.
+
+    (Form fields already refuse NUL through Django's validators, and JSON fields through
+    ``allocation.entrypoints``.)
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if "\x00" in request.path or any(
+            "\x00" in key or any("\x00" in value for value in values)
+            for key, values in request.GET.lists()
+        ):
+            text = "The request contains a NUL character."
+            if request.path.startswith("/api/"):
+                return JsonResponse({"message": text}, status=400)
+            return HttpResponse(text, status=400, content_type="text/plain")
+        return self.get_response(request)
