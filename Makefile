@@ -38,5 +38,11 @@ worker: install
 consumer: install
 	$(PY) manage.py consume_events
 
+# ~3 minutes on PostgreSQL (DATABASE_URL's server, else 127.0.0.1:5432), a private
+# redis-server, gunicorn and a Celery worker; prints the table of docs/performance.md.
+# BENCH_ARGS=--smoke for the 10-second check CI runs; --help for the options.
+benchmark: install
+	$(PY) -m benchmarks.run $(BENCH_ARGS)
+
 clean:
 	rm -rf $(VENV) db.sqlite3 staticfiles .pytest_cache .mypy_cache .ruff_cache

@@ -68,11 +68,16 @@ TEMPLATES = [
 def _database(url_var: str, default: str | None = None) -> dict[str, Any]:
     config: dict[str, Any] = env.db_url(url_var, default=default)
     if config["ENGINE"] == "django.db.backends.postgresql":
-        # psycopg 3's pool; persistent connections (CONN_MAX_AGE) must stay off with it.
-        # Health checks make the pool test a connection before lending it, so one the
-        # server dropped is replaced instead of failing the next request.
-        config["OPTIONS"] = {"pool": {"min_size": 1, "max_size": env.int("DB_POOL_SIZE", 20)}}
-        config["CONN_MAX_AGE"] = 0
+        # psycopg 3's pool by default (persistent connections must stay off with it).
+        # DB_POOL_SIZE=0 switches to one persistent connection per thread instead,
+        # measured a little cheaper for gunicorn sync workers (docs/performance.md).
+        # Health checks test a connection before the pool lends it (or before its first
+        # query in a request), so one the server dropped is replaced instead of failing.
+        if pool_size := env.int("DB_POOL_SIZE", 20):
+            config["OPTIONS"] = {"pool": {"min_size": 1, "max_size": pool_size}}
+            config["CONN_MAX_AGE"] = 0
+        else:
+            config["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", 600)
         config["CONN_HEALTH_CHECKS"] = True
     elif config["ENGINE"] == "django.db.backends.sqlite3":
         # IMMEDIATE takes the write lock at BEGIN, so concurrent writers queue instead of
@@ -136,6 +141,16 @@ CELERY_TASK_EAGER_PROPAGATES = False
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Celery's Django fixup closes the worker's database connections before and after every
+# task, and under the prefork pool it closes the psycopg pool too: a new PostgreSQL
+# connection per task, most of a projection's cost (docs/performance.md). Keep them for
+# this many tasks; a connection broken meanwhile fails its tasks, which are retried.
+CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=50)
+# Threads, not prefork: tasks are short and mostly wait on PostgreSQL, and under prefork
+# each one also paid for the hand-off between processes; projection lag was several
+# times worse at the same rate (docs/performance.md). Scale out with more workers.
+CELERY_WORKER_POOL = env("CELERY_WORKER_POOL", default="threads")
+CELERY_WORKER_CONCURRENCY = env.int("CELERY_WORKER_CONCURRENCY", default=4)
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     # How long an unacknowledged task waits before Redis hands it to another worker.
     "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", 3600),

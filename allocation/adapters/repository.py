@@ -64,12 +64,17 @@ class StoredAllocations:
         self.sku = sku
 
     def of_order(self, orderid: str) -> Allocation | None:
-        record = (
+        found = (
             OrderLineRecord.objects.filter(product_id=self.sku, orderid=orderid)
             .exclude(batch=None)
+            .values_list("qty", "batch_id", "arrival", "sequence")
             .first()
         )
-        return _allocation(record) if record else None
+        if found is None:
+            return None
+        qty, batchref, arrival, sequence = found
+        assert sequence is not None
+        return Allocation(OrderLine(orderid, self.sku, qty), str(batchref), arrival, sequence)
 
     def in_batch(self, batchref: str) -> Iterator[Allocation]:
         return (_allocation(r) for r in OrderLineRecord.objects.filter(batch__reference=batchref))
@@ -95,18 +100,31 @@ class DjangoProductRepository(AbstractProductRepository):
         self._loaded_batches[product.sku] = {}
 
     def _get(self, sku: str) -> Product | None:
-        record = ProductRecord.objects.filter(sku=sku).first()
-        if record is None:
+        """The product, its batches (with allocated totals) and its waiting lines.
+
+        Plain tuples (``values_list``), not model instances: this runs at the start of
+        every command and needs no model behaviour.
+        """
+        version = (
+            ProductRecord.objects.filter(sku=sku).values_list("version_number", flat=True).first()
+        )
+        if version is None:
             return None
         batches = [
-            Batch(b.reference, sku, b.purchased_quantity, b.eta, b.allocated_quantity)
-            for b in BatchRecord.objects.filter(product_id=sku)
+            Batch(ref, sku, purchased, eta, allocated)
+            for ref, purchased, eta, allocated in BatchRecord.objects.filter(
+                product_id=sku
+            ).values_list("reference", "purchased_quantity", "eta", "allocated_quantity")
         ]
-        waiting = OrderLineRecord.objects.filter(product_id=sku, batch=None).order_by("arrival")
-        backorders = [Backorder(OrderLine(w.orderid, sku, w.qty), w.arrival) for w in waiting]
-        self._loaded_versions[sku] = record.version_number
+        waiting = (
+            OrderLineRecord.objects.filter(product_id=sku, batch=None)
+            .order_by("arrival")
+            .values_list("orderid", "qty", "arrival")
+        )
+        backorders = [Backorder(OrderLine(o, sku, qty), arrival) for o, qty, arrival in waiting]
+        self._loaded_versions[sku] = version
         self._loaded_batches[sku] = {b.reference: _snapshot(b) for b in batches}
-        return Product(sku, batches, record.version_number, backorders, StoredAllocations(sku))
+        return Product(sku, batches, version, backorders, StoredAllocations(sku))
 
     def _get_by_batchref(self, ref: str) -> Product | None:
         sku = BatchRecord.objects.filter(reference=ref).values_list("product_id", flat=True).first()

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import signal
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date, timedelta
@@ -106,16 +108,26 @@ def test_broker_down_at_commit_loses_nothing(client, private_redis: RedisServer,
 
 
 def test_a_worker_killed_mid_task_is_redelivered(private_redis: RedisServer, worker_on):
-    first = worker_on(private_redis.url, visibility_timeout=2)
     with broker(private_redis.url):
         bus = bootstrap()
         bus.handle(commands.CreateBatch("b1", "LAMP", 60))
         for n in range(80):
             bus.handle(commands.Allocate(f"o{n}", "LAMP", 1))
+        # Started after the writes, so it has a backlog however fast it works.
+        first = worker_on(private_redis.url, visibility_timeout=2)
         wait_until(lambda: EventLog.objects.count() >= 5, what="the worker to get going")
 
+        # Freeze it, then let it run in tiny steps until it is caught holding a task.
+        broker_redis = redis.Redis.from_url(private_redis.url)
+        first.process.send_signal(signal.SIGSTOP)
+        for _ in range(1000):
+            if broker_redis.hlen("unacked"):
+                break
+            first.process.send_signal(signal.SIGCONT)
+            time.sleep(0.001)
+            first.process.send_signal(signal.SIGSTOP)
         first.kill()
-        in_flight = redis.Redis.from_url(private_redis.url).hlen("unacked")
+        in_flight = broker_redis.hlen("unacked")
         assert in_flight >= 1, "the worker died holding no task: nothing to prove"
         assert not read_model_caught_up()
 
