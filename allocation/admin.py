@@ -262,7 +262,8 @@ class DeadLetterAdmin(ReadOnlyAdmin):
 
         replayed = 0
         for letter in queryset.filter(replayed_at=None):
-            handle_event.delay(letter.handler, letter.event_name, letter.payload)
+            only = [letter.handler] if letter.handler else None
+            handle_event.delay(letter.event_name, letter.payload, handlers=only)
             DeadLetter.objects.filter(pk=letter.pk).update(replayed_at=timezone.now())
             replayed += 1
         self.message_user(request, f"Replayed {replayed} event(s).", messages.SUCCESS)

@@ -6,6 +6,7 @@ module-level singleton, so threads never share a Unit of Work.
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import Callable
 from typing import Any
@@ -51,8 +52,7 @@ def bootstrap(
 
 
 def _inject(handler: Callable[..., Any], dependencies: dict[str, Any]) -> Callable[[Any], Any]:
-    wanted = inspect.signature(handler).parameters
-    given = {name: dep for name, dep in dependencies.items() if name in wanted}
+    given = {name: dep for name, dep in dependencies.items() if name in _parameters(handler)}
 
     def run(message: Any) -> Any:
         return handler(message, **given)
@@ -60,3 +60,9 @@ def _inject(handler: Callable[..., Any], dependencies: dict[str, Any]) -> Callab
     run.__name__ = handler.__name__
     run.__doc__ = handler.__doc__
     return run
+
+
+@functools.cache
+def _parameters(handler: Callable[..., Any]) -> frozenset[str]:
+    """Handlers never change at run time, and inspecting them costs more than a query."""
+    return frozenset(inspect.signature(handler).parameters)

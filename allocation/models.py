@@ -122,7 +122,9 @@ class DeadLetter(models.Model):
     person can fix the cause and replay it.
     """
 
-    handler = models.CharField(max_length=128)
+    handler = models.CharField(
+        max_length=128, blank=True, help_text="Empty: the event itself failed, for every handler."
+    )
     event_name = models.CharField(max_length=64)
     payload = models.JSONField()
     error = models.TextField()

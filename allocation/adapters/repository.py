@@ -102,19 +102,27 @@ class DjangoProductRepository(AbstractProductRepository):
     def _get(self, sku: str) -> Product | None:
         """The product, its batches (with allocated totals) and its waiting lines.
 
-        Plain tuples (``values_list``), not model instances: this runs at the start of
-        every command and needs no model behaviour.
+        Two queries: the product LEFT JOIN its batches (a product with no batch yet is
+        one row of NULLs), then the waiting lines. Plain tuples (``values_list``), not
+        model instances: this runs at the start of every command and needs no model
+        behaviour.
         """
-        version = (
-            ProductRecord.objects.filter(sku=sku).values_list("version_number", flat=True).first()
+        rows = list(
+            ProductRecord.objects.filter(sku=sku).values_list(
+                "version_number",
+                "batches__reference",
+                "batches__purchased_quantity",
+                "batches__eta",
+                "batches__allocated_quantity",
+            )
         )
-        if version is None:
+        if not rows:
             return None
+        version = rows[0][0]
         batches = [
             Batch(ref, sku, purchased, eta, allocated)
-            for ref, purchased, eta, allocated in BatchRecord.objects.filter(
-                product_id=sku
-            ).values_list("reference", "purchased_quantity", "eta", "allocated_quantity")
+            for _, ref, purchased, eta, allocated in rows
+            if ref is not None
         ]
         waiting = (
             OrderLineRecord.objects.filter(product_id=sku, batch=None)

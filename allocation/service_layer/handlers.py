@@ -69,7 +69,7 @@ def _product(uow: AbstractUnitOfWork, sku: str) -> Product:
     return product
 
 
-# -- event handlers (each runs as its own Celery task, see allocation.tasks) ----------
+# -- event handlers (run in a Celery worker, each on its own; see allocation.tasks) --
 
 Publish = Callable[[str, dict[str, Any]], None]
 Notify = Callable[[str, str], None]

@@ -5,8 +5,10 @@ that lost an optimistic-locking race is retried a bounded number of times with
 jittered backoff, and each attempt starts a fresh transaction.
 
 Events are not handled here after a command: the Unit of Work stores them in the
-outbox and Celery runs each event handler as its own task (``handle_event``), so a
-slow or failing handler never delays or breaks the command that raised the event.
+outbox and a Celery task (``allocation.tasks.handle_event``) hands each event to this
+bus in a worker, so a slow or failing handler never delays or breaks the command that
+raised the event. There, every handler runs on its own: one that fails neither stops
+the others nor, when the task retries, makes them run again.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
 from allocation.adapters.repository import ConcurrencyError
@@ -29,6 +31,15 @@ EventHandler = Callable[[Event], None]
 
 class TooMuchContention(Exception):
     """Every retry lost the race for the product: the caller should try again later."""
+
+
+class HandlersFailed(Exception):
+    """Some handlers of an event raised (the others ran): retry just these."""
+
+    def __init__(self, event: Event, failures: Mapping[str, Exception]) -> None:
+        self.failures = dict(failures)
+        listed = ", ".join(f"{name}: {error!r}" for name, error in self.failures.items())
+        super().__init__(f"{event.name} v{event.version} of {event.sku}: {listed}")
 
 
 def jittered_backoff(attempt: int) -> float:
@@ -66,13 +77,28 @@ class MessageBus:
     def handler_names(self, event: Event) -> list[str]:
         return [handler_name(h) for h in self.event_handlers.get(type(event), ())]
 
-    def handle_event(self, event: Event, name: str) -> None:
-        """Run the one handler called ``name`` for this event (a Celery task does this)."""
-        for handler in self.event_handlers.get(type(event), ()):
-            if handler_name(handler) == name:
+    def handle_event(self, event: Event, names: Collection[str] | None = None) -> None:
+        """Run every handler of the event, or only those ``names`` (a retry, a replay).
+
+        Raises ``HandlersFailed`` naming the handlers that raised, after running all.
+        """
+        handlers = self.event_handlers.get(type(event), ())
+        if names is not None:
+            unknown = set(names) - {handler_name(h) for h in handlers}
+            if unknown:
+                raise LookupError(f"No handler {', '.join(sorted(unknown))} for {event.name}")
+        failures: dict[str, Exception] = {}
+        for handler in handlers:
+            name = handler_name(handler)
+            if names is not None and name not in names:
+                continue
+            try:
                 handler(event)
-                return
-        raise LookupError(f"No handler {name} for {event.name}")
+            except Exception as error:
+                logger.warning("%s failed on %s", name, event, exc_info=True)
+                failures[name] = error
+        if failures:
+            raise HandlersFailed(event, failures)
 
 
 def handler_name(handler: EventHandler) -> str:

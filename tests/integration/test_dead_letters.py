@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from allocation.adapters import redis_publisher
 from allocation.domain import commands, events
 from allocation.models import DeadLetter
 from orders_read import projections
@@ -34,6 +35,44 @@ def test_a_handler_failing_every_retry_goes_to_the_dead_letter_table(bus, monkey
     assert letter.payload["orderid"] == "poison"
     assert "cannot project this one" in letter.error
     assert OrderLineView.objects.filter(orderid="healthy").exists()  # the rest flows
+
+
+def test_a_retry_runs_only_the_handler_that_failed(bus, monkeypatch):
+    """One task per event: the projection ran once, the failing publish was retried alone."""
+    real_project = projections.project
+    projected: list[str] = []
+    publishes: list[str] = []
+
+    def project(event: events.Event) -> None:
+        projected.append(event.name)
+        real_project(event)
+
+    def publish(channel: str, message: dict[str, object]) -> None:
+        publishes.append(channel)
+        raise ConnectionError("redis refuses line_allocated")
+
+    monkeypatch.setattr(projections, "project", project)
+    monkeypatch.setattr(redis_publisher, "publish", publish)
+
+    bus.handle(commands.CreateBatch("b1", "LAMP", 10))
+    bus.handle(commands.Allocate("o1", "LAMP", 1))
+
+    assert projected == ["BatchCreated", "Allocated"]
+    assert publishes == ["line_allocated"] * 6
+    letter = DeadLetter.objects.get()
+    assert (letter.handler, letter.event_name) == ("publish_allocation", "Allocated")
+    assert "redis refuses line_allocated" in letter.error
+    assert OrderLineView.objects.filter(orderid="o1", batchref="b1").exists()
+
+
+def test_an_event_that_cannot_be_read_is_parked_for_every_handler(bus):
+    from allocation.tasks import handle_event
+
+    handle_event.delay("Allocated", {"sku": "LAMP", "version": 1, "orderid": "o1"})
+
+    letter = DeadLetter.objects.get()
+    assert (letter.handler, letter.event_name) == ("", "Allocated")
+    assert "TypeError" in letter.error
 
 
 def test_staff_see_dead_letters_in_the_admin_and_replay_them(admin_client, bus):

@@ -43,12 +43,22 @@ def test_loads_batches_with_totals_and_waiting_lines_but_not_allocations(
         OrderLineRecordFactory(product=record, batch_id="b1", qty=1, sequence=n + 1)
     OrderLineRecordFactory(orderid="waiting", product=record, qty=99, arrival=1000)
 
-    with django_assert_num_queries(3):  # product, batches, waiting lines: never the history
+    with django_assert_num_queries(2):  # product + batches, waiting lines: never the history
         product = DjangoProductRepository().get("LAMP")
     assert product is not None
     assert product.version_number == 7
     assert [(b.reference, b.allocated_quantity) for b in product.batches] == [("b1", 4)]
     assert [b.line.orderid for b in product.backorders] == ["waiting"]
+
+
+def test_loads_a_product_that_has_no_batch_yet():
+    ProductRecordFactory(sku="LAMP", version_number=3)
+    BatchRecordFactory(reference="other", product=ProductRecordFactory(sku="DESK"))
+
+    product = DjangoProductRepository().get("LAMP")
+
+    assert product is not None
+    assert (product.version_number, product.batches, product.backorders) == (3, [], [])
 
 
 def test_fetches_one_allocation_on_demand():
