@@ -74,9 +74,6 @@ class MessageBus:
             f"The product is busy: {type(command).__name__} lost {self.max_attempts} races; retry"
         )
 
-    def handler_names(self, event: Event) -> list[str]:
-        return [handler_name(h) for h in self.event_handlers.get(type(event), ())]
-
     def handle_event(self, event: Event, names: Collection[str] | None = None) -> None:
         """Run every handler of the event, or only those ``names`` (a retry, a replay).
 
