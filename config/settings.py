@@ -29,6 +29,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "config.apps.ProjectConfig",
     "allocation",
     "orders_read",
 ]
@@ -128,6 +129,9 @@ LOGIN_FAILURE_WINDOW = env.int("LOGIN_FAILURE_WINDOW", default=15 * 60)
 LOGIN_FAILURES_PER_USER = env.int("LOGIN_FAILURES_PER_USER", default=5)
 LOGIN_FAILURES_PER_ADDRESS = env.int("LOGIN_FAILURES_PER_ADDRESS", default=30)
 
+# Users and their permissions from the cache (AUTH_CACHE_TIMEOUT, with Redis below).
+AUTHENTICATION_BACKENDS = ["config.auth.CachedModelBackend"]
+
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard"
 LOGOUT_REDIRECT_URL = "login"
@@ -137,11 +141,23 @@ REDIS_URL: str = env("REDIS_URL", default="")
 # Shared by every process when Redis is there (login throttling counts across workers).
 CACHES = {
     "default": (
-        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        {"BACKEND": "config.cache.RedisCache", "LOCATION": REDIS_URL}
         if REDIS_URL
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
     )
 }
+# Who is asking costs no query with Redis: sessions are read from it (written through
+# to the database, which keeps them if Redis is flushed), and so are the user and its
+# permissions (config.auth), for AUTH_CACHE_TIMEOUT seconds at most; entries are deleted
+# when users, groups or permissions change. Without Redis the cache is each process's
+# own memory, which another gunicorn worker's logout or revoked permission would not
+# reach: sessions stay in the database alone and users are not cached (0 = off).
+SESSION_ENGINE = (
+    "django.contrib.sessions.backends.cached_db"
+    if REDIS_URL
+    else "django.contrib.sessions.backends.db"
+)
+AUTH_CACHE_TIMEOUT = env.int("AUTH_CACHE_TIMEOUT", default=300 if REDIS_URL else 0)
 CELERY_BROKER_URL = REDIS_URL or "memory://localhost/"
 CELERY_RESULT_BACKEND = None
 # Embedded default: no broker, so tasks run in-process (after commit, same code path).

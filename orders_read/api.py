@@ -31,8 +31,7 @@ def valid_orderid(view: Callable[[HttpRequest, str], JsonResponse]) -> Callable[
 @require_GET
 @valid_orderid
 def allocations(request: HttpRequest, orderid: str) -> JsonResponse:
-    fresh = queries.wait_for_order(orderid)
-    rows = queries.allocations(orderid)
+    rows, fresh = queries.allocations(orderid)
     if not rows:
         response = JsonResponse({"message": f"No allocations for order {orderid}"}, status=404)
     else:
@@ -44,8 +43,7 @@ def allocations(request: HttpRequest, orderid: str) -> JsonResponse:
 @require_GET
 @valid_orderid
 def order(request: HttpRequest, orderid: str) -> JsonResponse:
-    fresh = queries.wait_for_order(orderid)
-    found = queries.order(orderid)
+    found, fresh = queries.order(orderid)
     if found is None:
         response = JsonResponse({"message": f"Unknown order {orderid}"}, status=404)
     else:

@@ -8,14 +8,17 @@ outbox, the one write-side table a reader consults; writes themselves never wait
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Generic, TypeVar
+from weakref import WeakKeyDictionary
 
 from django.conf import settings
 from django.db import connections, router
-from django.db.models import Count, F, Q, QuerySet, Window
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models import Count, F, Field, Model, Q, QuerySet, Window
+from django.db.models.expressions import Col
 from django.db.models.functions import RowNumber
 
 from allocation.adapters import outbox
@@ -30,19 +33,25 @@ from orders_read.models import (
     SkuStock,
 )
 
+M = TypeVar("M", bound=Model)
+
+TABLES: dict[str, type[Model]] = {
+    "order": OrderView,
+    "line": OrderLineView,
+    "batch": BatchView,
+    "log": EventLog,
+    "outbox": OutboxEvent,
+}
+"""The tables the plain-SQL reads name, as ``{order}``, ``{line}``..."""
+
 
 def wait_for_order(orderid: str, timeout: float | None = None) -> bool:
     """True once every event written for the order is projected; False on timeout.
 
-    Every read of an order pays for this check, so when the outbox and the read model
-    share a database it is one anti-join (is any event of the order not yet logged?)
-    in plain SQL: the ORM spent longer building the two queries it replaces than
-    PostgreSQL spends answering them. With a separate read database it compares the
-    outbox's positions with the log's.
+    The reads of an order do this check in their own statement (``_read_order``); this
+    is for a separate read database, where it compares the outbox's positions with
+    the log's.
     """
-    db = router.db_for_read(EventLog)
-    if db == router.db_for_read(OutboxEvent):
-        return _wait(lambda: not _unapplied(db, orderid), timeout)
     written = outbox.positions_of_order(orderid)
 
     def caught_up() -> bool:
@@ -50,20 +59,6 @@ def wait_for_order(orderid: str, timeout: float | None = None) -> bool:
         return written <= set(applied)
 
     return _wait(caught_up, timeout)
-
-
-def _unapplied(db: str, orderid: str) -> bool:
-    """Whether any event written for the order is missing from the projection's log."""
-    connection = connections[db]
-    outbox_table = connection.ops.quote_name(OutboxEvent._meta.db_table)
-    log_table = connection.ops.quote_name(EventLog._meta.db_table)
-    sql = (
-        f"SELECT 1 FROM {outbox_table} o WHERE o.orderid = %s AND NOT EXISTS"
-        f" (SELECT 1 FROM {log_table} e WHERE e.sku = o.sku AND e.version = o.version) LIMIT 1"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [orderid])
-        return cursor.fetchone() is not None
 
 
 def wait_for_sku(sku: str, version: int | None = None, timeout: float | None = None) -> bool:
@@ -89,33 +84,189 @@ def _wait(caught_up: Any, timeout: float | None) -> bool:
     return True
 
 
-def allocations(orderid: str) -> list[dict[str, Any]]:
-    """The book's contract: allocated lines only, as ``[{"sku", "batchref"}]``.
+# -- the reads of an order ------------------------------------------------------------
+# The hottest reads, so plain SQL: the ORM spent longer building queries than the
+# database spends answering them. Each read is one statement that also says whether
+# the order has writes the projection has not applied yet (read-your-writes), so the
+# common case, nothing pending, costs one round trip.
 
-    Plain SQL for the same reason as ``wait_for_order``: the API's hottest read.
+PENDING = (
+    "EXISTS (SELECT 1 FROM {outbox} o WHERE o.orderid = %s AND NOT EXISTS"
+    " (SELECT 1 FROM {log} e WHERE e.sku = o.sku AND e.version = o.version))"
+)
+"""Is any event written for the order missing from the projection's log? (an anti-join)"""
+
+
+def _sql(connection: BaseDatabaseWrapper, template: str, **parts: str) -> str:
+    """The statement with ``{line}``, ``{log}``... replaced by the quoted table names."""
+    quote = connection.ops.quote_name
+    return template.format(**{name: quote(m._meta.db_table) for name, m in TABLES.items()}, **parts)
+
+
+def _read_order(
+    orderid: str, template: str, params: Sequence[Any]
+) -> tuple[list[tuple[Any, ...]], bool]:
+    """The rows of a read of the order, and whether they include all of its writes.
+
+    ``template`` selects ``{pending}`` first, from a one-row table left-joined to the
+    data, so that a row comes back even when there is no data yet. When the outbox and
+    the read model share a database ``{pending}`` is the read-your-writes check, in the
+    same statement (same snapshot) as the data, and the statement is repeated (bounded
+    wait) while it says yes; with a separate read database ``wait_for_order`` runs
+    first. The rows come without that column, and on a timeout from the last poll.
     """
+    db = router.db_for_read(OrderLineView)
+    connection = connections[db]
+    shared = db == router.db_for_read(OutboxEvent)
+    sql = _sql(connection, template, pending=_sql(connection, PENDING) if shared else "0")
+    args = [orderid, *params] if shared else list(params)
+    rows: list[tuple[Any, ...]] = []
+
+    def caught_up() -> bool:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, args)
+            rows[:] = cursor.fetchall()
+        return not rows[0][0]
+
+    if shared:
+        fresh = _wait(caught_up, None)
+    else:
+        fresh = wait_for_order(orderid)
+        caught_up()
+    return [row[1:] for row in rows], fresh
+
+
+def allocations(orderid: str) -> tuple[list[dict[str, Any]], bool]:
+    """The book's contract: allocated lines only, as ``[{"sku", "batchref"}]``; fresh?
+
+    Left-joined to one row so that the pending flag comes back for an order with no
+    line yet (an allocation not projected yet must be waited for, not answered 404).
+    """
+    rows, fresh = _read_order(
+        orderid,
+        "SELECT {pending}, l.sku, l.batchref FROM (SELECT 1) one"
+        " LEFT JOIN {line} l ON l.orderid = %s AND l.status = %s ORDER BY l.sku",
+        [orderid, LineStatus.ALLOCATED.value],
+    )
+    return [{"sku": sku, "batchref": ref} for sku, ref in rows if sku is not None], fresh
+
+
+class _Columns(Generic[M]):
+    """Every column of a model under a table alias, loaded into instances as the ORM would.
+
+    Values pass through the fields' and the backend's converters (dates and JSON come
+    back as text from SQLite, JSON as text from psycopg), so plain SQL gives the same
+    instances on both databases.
+    """
+
+    def __init__(self, model: type[M], alias: str) -> None:
+        self.model = model
+        self.alias = alias
+        self.fields = [f for f in model._meta.concrete_fields if isinstance(f, Field) and f.column]
+        self.names = [f.attname for f in self.fields]
+        self.columns = [f.column for f in self.fields if f.column]
+        self.pk = self.fields.index(model._meta.pk)
+        self._steps: WeakKeyDictionary[BaseDatabaseWrapper, list[tuple[Col, list[Any]]]] = (
+            WeakKeyDictionary()
+        )
+
+    def __len__(self) -> int:
+        return len(self.fields)
+
+    def sql(self, connection: BaseDatabaseWrapper) -> str:
+        quote = connection.ops.quote_name
+        return ", ".join(f"{self.alias}.{quote(column)}" for column in self.columns)
+
+    def loader(self, connection: BaseDatabaseWrapper) -> Callable[[Sequence[Any]], M | None]:
+        """Instances from rows of these columns; None for a row the LEFT JOIN left empty."""
+        steps = self._steps.get(connection)
+        if steps is None:  # once per connection: finding converters costs more than a row
+            steps = self._steps[connection] = [
+                (col, connection.ops.get_db_converters(col) + col.get_db_converters(connection))
+                for col in (field.get_col(self.alias) for field in self.fields)
+            ]
+
+        def load(values: Sequence[Any]) -> M | None:
+            if values[self.pk] is None:
+                return None
+            converted = []
+            for value, (col, converters) in zip(values, steps, strict=True):
+                for convert in converters:
+                    value = convert(value, col, connection)
+                converted.append(value)
+            return self.model.from_db(connection.alias, self.names, converted)
+
+        return load
+
+
+SUMMARY = _Columns(OrderView, "s")
+LINE = _Columns(OrderLineView, "l")
+BATCH = _Columns(BatchView, "b")
+HISTORY = _Columns(EventLog, "e")
+
+
+@dataclass(frozen=True)
+class OrderLineDetail:
+    line: OrderLineView
+    batch: BatchView | None
+
+    @property
+    def waiting(self) -> bool:
+        return self.line.status == LineStatus.WAITING
+
+    @property
+    def in_warehouse(self) -> bool:
+        return self.batch is not None and self.batch.eta is None
+
+
+def _summary_and_lines(
+    orderid: str,
+) -> tuple[OrderView | None, list[OrderLineDetail], bool]:
+    """The order's summary and its lines with their batches, in one statement; fresh?"""
     connection = connections[router.db_for_read(OrderLineView)]
-    table = connection.ops.quote_name(OrderLineView._meta.db_table)
-    sql = f"SELECT sku, batchref FROM {table} WHERE orderid = %s AND status = %s ORDER BY sku"
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [orderid, LineStatus.ALLOCATED.value])
-        return [{"sku": sku, "batchref": ref} for sku, ref in cursor.fetchall()]
+    rows, fresh = _read_order(
+        orderid,
+        f"SELECT {{pending}}, {SUMMARY.sql(connection)}, {LINE.sql(connection)},"
+        f" {BATCH.sql(connection)} FROM (SELECT 1) one"
+        " LEFT JOIN {order} s ON s.orderid = %s"
+        " LEFT JOIN {line} l ON l.orderid = %s"
+        " LEFT JOIN {batch} b ON b.reference = l.batchref ORDER BY l.sku",
+        [orderid, orderid],
+    )
+    load_summary, load_line, load_batch = (
+        SUMMARY.loader(connection),
+        LINE.loader(connection),
+        BATCH.loader(connection),
+    )
+    summary = load_summary(rows[0][: len(SUMMARY)])
+    lines = []
+    for row in rows:
+        line = load_line(row[len(SUMMARY) : len(SUMMARY) + len(LINE)])
+        if line is not None:
+            lines.append(OrderLineDetail(line, load_batch(row[len(SUMMARY) + len(LINE) :])))
+    return summary, lines, fresh
 
 
-def order(orderid: str) -> dict[str, Any] | None:
-    summary = OrderView.objects.filter(orderid=orderid).first()
+def order(orderid: str) -> tuple[dict[str, Any] | None, bool]:
+    """The order as the API shows it (None: unknown or every line gone); fresh?"""
+    summary, lines, fresh = _summary_and_lines(orderid)
     if summary is None:
-        return None
-    lines = OrderLineView.objects.filter(orderid=orderid).order_by("sku")
-    return {
+        return None, fresh
+    found = {
         "orderid": orderid,
         "status": summary.status,
         "expected_ship_date": summary.expected_ship_date,
         "lines": [
-            {"sku": line.sku, "qty": line.qty, "status": line.status, "batchref": line.batchref}
-            for line in lines
+            {
+                "sku": d.line.sku,
+                "qty": d.line.qty,
+                "status": d.line.status,
+                "batchref": d.line.batchref,
+            }
+            for d in lines
         ],
     }
+    return found, fresh
 
 
 # -- selectors of the web pages ------------------------------------------------------
@@ -267,20 +418,6 @@ def orders(
 
 
 @dataclass(frozen=True)
-class OrderLineDetail:
-    line: OrderLineView
-    batch: BatchView | None
-
-    @property
-    def waiting(self) -> bool:
-        return self.line.status == LineStatus.WAITING
-
-    @property
-    def in_warehouse(self) -> bool:
-        return self.batch is not None and self.batch.eta is None
-
-
-@dataclass(frozen=True)
 class OrderDetail:
     """An order as its customer sees it; ``summary`` is None once every line is gone."""
 
@@ -290,21 +427,28 @@ class OrderDetail:
     history: list[EventLog]
 
 
-def order_detail(orderid: str) -> OrderDetail | None:
-    """None only for an order the system has never heard of."""
-    summary = OrderView.objects.filter(orderid=orderid).first()
-    lines = list(OrderLineView.objects.filter(orderid=orderid).order_by("sku"))
-    refs = {line.batchref for line in lines if line.batchref}
-    batches = {b.reference: b for b in BatchView.objects.filter(reference__in=refs)} if refs else {}
-    history = _in_write_order(EventLog.objects.filter(orderid=orderid).order_by("applied_at", "id"))
+def order_detail(orderid: str) -> tuple[OrderDetail | None, bool]:
+    """None only for an order the system has never heard of; and fresh?
+
+    Two statements: summary, lines and batches (with the read-your-writes check), then
+    the history.
+    """
+    summary, lines, fresh = _summary_and_lines(orderid)
+    connection = connections[router.db_for_read(EventLog)]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _sql(
+                connection,
+                f"SELECT {HISTORY.sql(connection)} FROM {{log}} e WHERE e.orderid = %s"
+                " ORDER BY e.applied_at, e.id",
+            ),
+            [orderid],
+        )
+        load = HISTORY.loader(connection)
+        history = _in_write_order(e for row in cursor.fetchall() if (e := load(row)) is not None)
     if summary is None and not lines and not history:
-        return None
-    return OrderDetail(
-        orderid=orderid,
-        summary=summary,
-        lines=[OrderLineDetail(line, batches.get(line.batchref or "")) for line in lines],
-        history=history,
-    )
+        return None, fresh
+    return OrderDetail(orderid=orderid, summary=summary, lines=lines, history=history), fresh
 
 
 def _in_write_order(entries: Iterable[EventLog]) -> list[EventLog]:

@@ -66,8 +66,7 @@ def orders(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def order_detail(request: HttpRequest, orderid: str) -> HttpResponse:
-    fresh = queries.wait_for_order(orderid)
-    detail = queries.order_detail(orderid)
+    detail, fresh = queries.order_detail(orderid)
     if detail is None and fresh:
         raise Http404(f"Unknown order {orderid}")
     context = {"orderid": orderid, "detail": detail, "stale": not fresh}

@@ -22,6 +22,7 @@ from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
+PASSWORD = "a-long-enough-horse-battery"
 READ_TABLES = ("orders_read_orderlineview", "orders_read_eventlog", "orders_read_skustock")
 
 
@@ -76,6 +77,13 @@ def test_whole_pipeline_with_a_separate_read_database_and_two_workers(
     env = {**os.environ, **split_databases, "REDIS_URL": private_redis.url}
     for args in (["migrate"], ["migrate", "--database", "read"]):
         subprocess.run([sys.executable, "manage.py", *args, "-v0"], cwd=ROOT, env=env, check=True)
+    create_user = (
+        "from django.contrib.auth.models import User;"
+        f" User.objects.create_user('viewer', password='{PASSWORD}')"
+    )
+    subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", create_user], cwd=ROOT, env=env, check=True
+    )
     write_tables, read_tables = (
         tables(split_databases["DATABASE_URL"]),
         tables(split_databases["READ_DATABASE_URL"]),
@@ -123,6 +131,12 @@ def test_whole_pipeline_with_a_separate_read_database_and_two_workers(
             == 200
         )
         assert session.get(f"{api}/allocations/o29").json() == [{"sku": "LAMP", "batchref": "ship"}]
+        assert session.get(f"{api}/orders/o29").json()["lines"] == [
+            {"sku": "LAMP", "qty": 2, "status": "allocated", "batchref": "ship"}
+        ]
+        page = logged_in(f"http://127.0.0.1:{port}").get(f"http://127.0.0.1:{port}/orders/o29/")
+        assert page.status_code == 200
+        assert "2 x LAMP allocated to batch ship" in page.text  # the history, read side
         wait_until(
             lambda: (
                 count(split_databases["READ_DATABASE_URL"], "orders_read_eventlog")
@@ -151,6 +165,15 @@ def test_whole_pipeline_with_a_separate_read_database_and_two_workers(
         capture_output=True,
     )
     assert read_rows(split_databases["READ_DATABASE_URL"]) == incremental
+
+
+def logged_in(site: str) -> requests.Session:
+    session = requests.Session()
+    session.get(f"{site}/accounts/login/")
+    form = {"username": "viewer", "password": PASSWORD}
+    form["csrfmiddlewaretoken"] = session.cookies["csrftoken"]
+    assert session.post(f"{site}/accounts/login/", data=form).url == f"{site}/"
+    return session
 
 
 def _up(url: str) -> bool:

@@ -1,0 +1,123 @@
+"""The reads of an order: what they cost, what they load, and read-your-writes.
+
+Each read is one statement that carries the read-your-writes check with it, the order
+page two (the history apart), and plain SQL must load what the ORM would.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+import pytest
+from django.db.models import Model
+
+from allocation.adapters import outbox
+from allocation.domain import commands
+from allocation.tasks import send_event_to_workers
+from orders_read import queries
+from orders_read.models import BatchView, EventLog, OrderLineView, OrderView
+
+pytestmark = pytest.mark.django_db
+
+SHIP_DATE = date(2031, 5, 1)
+
+
+@pytest.fixture
+def projected(bus, committed) -> None:
+    """o1: one line in the warehouse, one on a shipment, one waiting; all projected."""
+    committed(bus.handle, commands.CreateBatch("wh", "LAMP", 5))
+    committed(bus.handle, commands.CreateBatch("ship", "CHAIR", 5, SHIP_DATE))
+    committed(bus.handle, commands.CreateBatch("t", "TABLE", 1))
+    for sku, qty in [("LAMP", 2), ("CHAIR", 1), ("TABLE", 3)]:
+        committed(bus.handle, commands.Allocate("o1", sku, qty))
+
+
+@pytest.fixture
+def unprojected(bus) -> None:
+    """Written, but the after-commit send never ran: the read model knows nothing yet."""
+    bus.handle(commands.CreateBatch("wh", "LAMP", 5))
+    bus.handle(commands.Allocate("o1", "LAMP", 2))
+
+
+def fields(instance: Model | None) -> dict[str, Any] | None:
+    if instance is None:
+        return None
+    return {f.attname: getattr(instance, f.attname) for f in instance._meta.concrete_fields}
+
+
+def test_allocations_answer_in_one_statement(client, projected, django_assert_num_queries):
+    with django_assert_num_queries(1):
+        response = client.get("/api/allocations/o1")
+    assert response.json() == [
+        {"sku": "CHAIR", "batchref": "ship"},
+        {"sku": "LAMP", "batchref": "wh"},
+    ]
+    assert response["X-Read-Model-Stale"] == "false"
+
+
+def test_an_order_answers_in_one_statement(client, projected, django_assert_num_queries):
+    with django_assert_num_queries(1):
+        response = client.get("/api/orders/o1")
+    assert response.json() == {
+        "orderid": "o1",
+        "status": "partly_allocated",
+        "expected_ship_date": SHIP_DATE.isoformat(),
+        "lines": [
+            {"sku": "CHAIR", "qty": 1, "status": "allocated", "batchref": "ship"},
+            {"sku": "LAMP", "qty": 2, "status": "allocated", "batchref": "wh"},
+            {"sku": "TABLE", "qty": 3, "status": "waiting", "batchref": None},
+        ],
+    }
+
+
+@pytest.mark.parametrize("url", ["/api/allocations/o1", "/api/orders/o1"])
+def test_reads_wait_for_writes_not_projected_then_say_stale(client, unprojected, settings, url):
+    """No row yet, but an event pending: a wait and a stale answer, not a plain 404."""
+    settings.READ_YOUR_WRITES_TIMEOUT = 0.05
+    behind = client.get(url)
+    assert behind.status_code == 404
+    assert behind["X-Read-Model-Stale"] == "true"
+
+    outbox.relay(send_event_to_workers, older_than=timedelta(0))
+
+    caught_up = client.get(url)
+    assert caught_up.status_code == 200
+    assert caught_up["X-Read-Model-Stale"] == "false"
+
+
+def test_the_order_page_costs_two_statements_once_session_and_user_are_cached(
+    client, django_user_model, projected, settings, django_assert_num_queries
+):
+    settings.SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+    settings.AUTH_CACHE_TIMEOUT = 300
+    client.force_login(django_user_model.objects.create_user("viewer"))
+    assert client.get("/orders/o1/").status_code == 200  # fills both caches
+    with django_assert_num_queries(2):
+        response = client.get("/orders/o1/")
+    assert response.status_code == 200
+    assert "when the waiting lines get stock" in response.content.decode()
+
+
+def test_the_order_detail_holds_what_the_orm_would_load(projected):
+    detail, fresh = queries.order_detail("o1")
+    assert fresh
+    assert detail is not None
+    assert fields(detail.summary) == fields(OrderView.objects.get(orderid="o1"))
+    expected_lines = OrderLineView.objects.filter(orderid="o1").order_by("sku")
+    assert [fields(d.line) for d in detail.lines] == [fields(line) for line in expected_lines]
+    assert [fields(d.batch) for d in detail.lines] == [
+        fields(BatchView.objects.get(reference="ship")),
+        fields(BatchView.objects.get(reference="wh")),
+        None,
+    ]
+    assert detail.lines[0].batch is not None
+    assert detail.lines[0].batch.eta == SHIP_DATE  # a date, not text, on SQLite too
+    history = EventLog.objects.filter(orderid="o1").order_by("applied_at", "id")
+    assert [fields(e) for e in detail.history] == [fields(e) for e in history]
+    assert detail.history[0].payload["orderid"] == "o1"  # JSON decoded
+    assert detail.history[0].applied_at.tzinfo is not None
+
+
+def test_an_unknown_order_has_no_detail(db):
+    assert queries.order_detail("nobody") == (None, True)
