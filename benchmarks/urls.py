@@ -1,10 +1,11 @@
-"""The project's URLs plus ``/bench/ceiling``, which exists only in benchmark runs."""
+"""The project's URLs plus the ``/bench/ceiling`` views, which exist only in benchmark runs."""
 
 from django.urls import include, path
 
-from benchmarks.views import ceiling
+from benchmarks.views import ceiling, ceiling_logged_in
 
 urlpatterns = [
     path("bench/ceiling", ceiling, name="bench-ceiling"),
+    path("bench/ceiling/logged-in", ceiling_logged_in, name="bench-ceiling-logged-in"),
     path("", include("config.urls")),
 ]

@@ -1,5 +1,6 @@
 """The bare view: what Django and gunicorn cost with no query and no template."""
 
+from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.http import require_GET
 
@@ -9,4 +10,11 @@ CONSTANT = {"status": "ok", "items": [{"sku": "CEILING", "batchref": "none"}]}
 @require_GET
 def ceiling(request: HttpRequest) -> JsonResponse:
     """Same middleware stack as the real endpoints, so read/ceiling isolates their own work."""
+    return JsonResponse(CONSTANT)
+
+
+@require_GET
+@login_required
+def ceiling_logged_in(request: HttpRequest) -> JsonResponse:
+    """The bare view behind a login: what knowing the user costs (session, user lookup)."""
     return JsonResponse(CONSTANT)
