@@ -264,13 +264,10 @@ class Benchmark:
         return orders
 
     def _order_page_path(self) -> str:
-        """The order detail page if the web UI has one, else the JSON order endpoint."""
-        from django.urls import NoReverseMatch, reverse
+        """The order detail page, with ``ORDERID`` where each request puts its order."""
+        from django.urls import reverse
 
-        try:
-            return reverse("order-detail", args=["ORDERID"])
-        except NoReverseMatch:
-            return "/api/orders/ORDERID"
+        return reverse("order-detail", args=["ORDERID"])
 
     # -- requests -----------------------------------------------------------------------
 
