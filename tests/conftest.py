@@ -16,6 +16,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
 
+from allocation.adapters import repository
 from config.celery_app import app as celery_app
 
 REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
@@ -53,6 +54,12 @@ def _private_cache(settings) -> None:
     """A fresh in-memory cache per test: Redis would carry counters across tests and runs."""
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _no_contended_skus(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Which SKUs met concurrent writers is remembered per process: not across tests."""
+    monkeypatch.setattr(repository, "CONTENDED", repository.ContendedSkus())
 
 
 @pytest.fixture(autouse=True)

@@ -9,7 +9,8 @@ single allocations lazily; saving checks the version read at load time.
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 
 from django.db import IntegrityError
 
@@ -90,9 +91,40 @@ def _allocation(record: OrderLineRecord) -> Allocation:
 BatchSnapshot = tuple[int, int]
 
 
+class ContendedSkus:
+    """SKUs whose writers met lately, in this process: their loads take the row lock.
+
+    Optimistic locking costs nothing while writers of a SKU rarely meet, and is at its
+    worst on a hot SKU, where every loser redoes its work after a sleep and may lose
+    again (p99 ~0.5 s with 8 writers on one SKU, docs/performance.md). So once a save
+    of a SKU has lost a race, its loads lock the product row for ``ttl`` seconds (each
+    conflict renews it): writers queue behind the one holding it instead of retrying.
+    The version check stays in place, and stays the guarantee; this is only a hint.
+    """
+
+    def __init__(self, ttl: float = 2.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.ttl = ttl
+        self._clock = clock
+        self._until: dict[str, float] = {}
+
+    def mark(self, sku: str) -> None:
+        self._until[sku] = self._clock() + self.ttl
+
+    def __contains__(self, sku: object) -> bool:
+        until = self._until.get(str(sku))
+        if until is not None and until < self._clock():
+            self._until.pop(str(sku), None)
+            return False
+        return until is not None
+
+
+CONTENDED = ContendedSkus()
+
+
 class DjangoProductRepository(AbstractProductRepository):
-    def __init__(self) -> None:
+    def __init__(self, contended: ContendedSkus | None = None) -> None:
         super().__init__()
+        self._contended = CONTENDED if contended is None else contended
         self._loaded_versions: dict[str, int] = {}
         self._loaded_batches: dict[str, dict[str, BatchSnapshot]] = {}
 
@@ -103,10 +135,15 @@ class DjangoProductRepository(AbstractProductRepository):
         """The product, its batches (with allocated totals) and its waiting lines.
 
         Two queries: the product LEFT JOIN its batches (a product with no batch yet is
-        one row of NULLs), then the waiting lines. Plain tuples (``values_list``), not
-        model instances: this runs at the start of every command and needs no model
-        behaviour.
+        one row of NULLs), then the waiting lines; three on a contended SKU. Plain tuples
+        (``values_list``), not model instances: this runs at the start of every command
+        and needs no model behaviour.
         """
+        if sku in self._contended:
+            # Its own statement: a statement that waited for a row lock returns the
+            # newest version of the locked row, but rows it joined stay as they were when
+            # it started. Reading the batches after the lock sees the winner's changes.
+            list(ProductRecord.objects.select_for_update().filter(sku=sku).values_list("pk"))
         rows = list(
             ProductRecord.objects.filter(sku=sku).values_list(
                 "version_number",
@@ -151,7 +188,11 @@ class DjangoProductRepository(AbstractProductRepository):
             self._save_batches(product)
             self._save_lines(sku, product.changed_lines())
         except IntegrityError as error:  # a concurrent insert of the same sku, ref or line
+            self._contended.mark(sku)
             raise ConcurrencyError(f"Concurrent change to {sku}: {error}") from error
+        except ConcurrencyError:
+            self._contended.mark(sku)
+            raise
         self._loaded_versions[sku] = product.version_number
         self._loaded_batches[sku] = {b.reference: _snapshot(b) for b in product.batches}
 

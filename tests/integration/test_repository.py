@@ -6,7 +6,11 @@ from datetime import date
 
 import pytest
 
-from allocation.adapters.repository import ConcurrencyError, DjangoProductRepository
+from allocation.adapters.repository import (
+    ConcurrencyError,
+    ContendedSkus,
+    DjangoProductRepository,
+)
 from allocation.domain.model import Allocation, Batch, OrderLine, Product
 from allocation.models import BatchRecord, OrderLineRecord, ProductRecord
 from tests.factories import BatchRecordFactory, OrderLineRecordFactory, ProductRecordFactory
@@ -49,6 +53,26 @@ def test_loads_batches_with_totals_and_waiting_lines_but_not_allocations(
     assert product.version_number == 7
     assert [(b.reference, b.allocated_quantity) for b in product.batches] == [("b1", 4)]
     assert [b.line.orderid for b in product.backorders] == ["waiting"]
+
+
+@pytest.mark.postgres  # SQLite has no row locks: its transactions lock the database
+def test_a_sku_that_lost_a_race_is_loaded_with_its_row_locked(django_assert_num_queries):
+    contended = ContendedSkus()
+    BatchRecordFactory(reference="b1", product=ProductRecordFactory(sku="LAMP"))
+    BatchRecordFactory(reference="b2", product=ProductRecordFactory(sku="DESK"))
+    loser = DjangoProductRepository(contended)
+    product = loser.get("LAMP")
+    assert product is not None
+    ProductRecord.objects.filter(sku="LAMP").update(version_number=2)  # a winner committed
+    product.allocate(OrderLine("o1", "LAMP", 1))
+    with pytest.raises(ConcurrencyError):
+        loser.save(product)
+
+    with django_assert_num_queries(3) as lamp:  # the lock, then the usual two loads
+        DjangoProductRepository(contended).get("LAMP")
+    with django_assert_num_queries(2):  # other SKUs stay optimistic
+        DjangoProductRepository(contended).get("DESK")
+    assert lamp.captured_queries[0]["sql"].endswith("FOR UPDATE")
 
 
 def test_loads_a_product_that_has_no_batch_yet():

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 
-from allocation.adapters.repository import ConcurrencyError
+from allocation.adapters.repository import ConcurrencyError, DjangoProductRepository
 from allocation.domain.model import OrderLine, Product
-from allocation.models import OrderLineRecord, OutboxEvent, ProductRecord
+from allocation.models import BatchRecord, OrderLineRecord, OutboxEvent, ProductRecord
 from allocation.service_layer.unit_of_work import DjangoUnitOfWork
 from tests.factories import BatchRecordFactory, ProductRecordFactory
+from tests.waiting import wait_until
 
 
 def make_uow(sent: list | None = None) -> DjangoUnitOfWork:
@@ -136,3 +138,82 @@ def test_two_transactions_never_both_commit_against_the_same_version():
     assert sorted(outcomes) == ["committed", "conflict"]
     assert ProductRecord.objects.get(sku="LAMP").version_number == 2
     assert OrderLineRecord.objects.count() == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_after_losing_a_race_the_next_attempt_queues_behind_the_winner():
+    """Optimistic first, then a row lock: the retry waits for the writer holding the
+    product and sees everything it committed (batch totals included), instead of
+    reloading, racing and losing again."""
+    BatchRecordFactory(
+        reference="b1",
+        product=ProductRecordFactory(sku="LAMP", version_number=1),
+        purchased_quantity=10,
+    )
+    uow = make_uow()
+
+    def in_thread(work: Callable[[], None]) -> threading.Thread:
+        def run() -> None:
+            try:
+                work()
+            finally:
+                connection.close()
+
+        thread = threading.Thread(target=run)
+        thread.start()
+        return thread
+
+    def allocate_o2() -> None:
+        other = make_uow()
+        with other:
+            product = other.products.get("LAMP")
+            assert product is not None
+            product.allocate(OrderLine("o2", "LAMP", 1))
+            other.commit()
+
+    def attempt_1_losing_to_o2() -> None:
+        with uow:
+            product = uow.products.get("LAMP")
+            assert product is not None
+            in_thread(allocate_o2).join(timeout=30)
+            product.allocate(OrderLine("o1", "LAMP", 1))
+            uow.commit()
+
+    with pytest.raises(ConcurrencyError):
+        attempt_1_losing_to_o2()
+
+    holding = threading.Event()
+
+    def allocate_o3_holding_the_row_until_attempt_2_waits() -> None:
+        with transaction.atomic():
+            repository = DjangoProductRepository()  # o1's conflict marked LAMP contended
+            product = repository.get("LAMP")
+            assert product is not None
+            product.allocate(OrderLine("o3", "LAMP", 1))
+            holding.set()
+            wait_until(lambda: waiting_for_a_lock() == 1, 10, "attempt 2 to wait for the row")
+            repository.save(product)
+
+    holder = in_thread(allocate_o3_holding_the_row_until_attempt_2_waits)
+    assert holding.wait(timeout=10)
+    with uow:  # attempt 2 waits for o3's commit, then wins
+        product = uow.products.get("LAMP")
+        assert product is not None
+        product.allocate(OrderLine("o1", "LAMP", 1))
+        uow.commit()
+    holder.join(timeout=30)
+
+    assert ProductRecord.objects.get(sku="LAMP").version_number == 4
+    assert BatchRecord.objects.get(reference="b1").allocated_quantity == 3
+    assert sorted(OrderLineRecord.objects.values_list("orderid", flat=True)) == ["o1", "o2", "o3"]
+
+
+def waiting_for_a_lock() -> int:
+    """Backends of this database blocked on a lock (a row lock, here)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        )
+        return int(cursor.fetchone()[0])
