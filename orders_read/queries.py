@@ -45,7 +45,7 @@ TABLES: dict[str, type[Model]] = {
 """The tables the plain-SQL reads name, as ``{order}``, ``{line}``..."""
 
 
-def wait_for_order(orderid: str, timeout: float | None = None) -> bool:
+def wait_for_order(orderid: str) -> bool:
     """True once every event written for the order is projected; False on timeout.
 
     The reads of an order do this check in their own statement (``_read_order``); this
@@ -58,23 +58,22 @@ def wait_for_order(orderid: str, timeout: float | None = None) -> bool:
         applied = EventLog.objects.filter(orderid=orderid).values_list("sku", "version")
         return written <= set(applied)
 
-    return _wait(caught_up, timeout)
+    return _wait(caught_up)
 
 
-def wait_for_sku(sku: str, version: int | None = None, timeout: float | None = None) -> bool:
-    """True once the SKU's events up to ``version`` (default: the latest) are projected."""
-    target = outbox.position_of_sku(sku) if version is None else version
+def wait_for_sku(sku: str) -> bool:
+    """True once every event written for the SKU is projected (bounded wait)."""
+    target = outbox.position_of_sku(sku)
 
     def caught_up() -> bool:
         return EventLog.objects.filter(sku=sku, version__lte=target).count() >= target
 
-    return _wait(caught_up, timeout)
+    return _wait(caught_up)
 
 
-def _wait(caught_up: Any, timeout: float | None) -> bool:
-    deadline = time.monotonic() + (
-        settings.READ_YOUR_WRITES_TIMEOUT if timeout is None else timeout
-    )
+def _wait(caught_up: Callable[[], bool]) -> bool:
+    """Poll until ``caught_up()``, for READ_YOUR_WRITES_TIMEOUT at most; False on timeout."""
+    deadline = time.monotonic() + settings.READ_YOUR_WRITES_TIMEOUT
     pause = 0.005
     while not caught_up():
         if time.monotonic() >= deadline:
@@ -129,7 +128,7 @@ def _read_order(
         return not rows[0][0]
 
     if shared:
-        fresh = _wait(caught_up, None)
+        fresh = _wait(caught_up)
     else:
         fresh = wait_for_order(orderid)
         caught_up()
@@ -360,14 +359,20 @@ class SkuDetail:
     history: list[EventLog]
 
 
-def sku_detail(sku: str, lines_per_batch: int = 20, waiting: int = 50) -> SkuDetail | None:
-    """Warehouse batches first, then shipments by eta, as the allocation prefers them."""
+def sku_detail(
+    sku: str, lines_per_batch: int = 20, waiting: int = 50
+) -> tuple[SkuDetail | None, bool]:
+    """Warehouse batches first, then shipments by eta, as the allocation prefers them.
+
+    None for a SKU the read model does not know; and whether it holds every write.
+    """
+    fresh = wait_for_sku(sku)
     stock_row = SkuStock.objects.filter(sku=sku).first()
     batches = list(
         BatchView.objects.filter(sku=sku).order_by(F("eta").asc(nulls_first=True), "reference")
     )
     if stock_row is None and not batches:
-        return None
+        return None, fresh
     allocated = OrderLineView.objects.filter(sku=sku, status=LineStatus.ALLOCATED)
     counts = dict(allocated.order_by().values_list("batchref").annotate(n=Count("id")))
     first_lines = allocated.annotate(
@@ -377,7 +382,7 @@ def sku_detail(sku: str, lines_per_batch: int = 20, waiting: int = 50) -> SkuDet
     for line in first_lines.order_by("batchref", "orderid"):
         served.setdefault(line.batchref or "", []).append(line)
     waiting_lines = OrderLineView.objects.filter(sku=sku, status=LineStatus.WAITING)
-    return SkuDetail(
+    detail = SkuDetail(
         sku=sku,
         stock=stock_row,
         batches=[
@@ -387,9 +392,10 @@ def sku_detail(sku: str, lines_per_batch: int = 20, waiting: int = 50) -> SkuDet
         waiting_count=waiting_lines.count(),
         history=list(EventLog.objects.filter(sku=sku).order_by("-version")[:20]),
     )
+    return detail, fresh
 
 
-def sku_of_batch(ref: str, timeout: float | None = None) -> str | None:
+def sku_of_batch(ref: str) -> str | None:
     """The batch's SKU, waiting (bounded) for a batch the projection has not seen yet."""
     found: list[str] = []
 
@@ -397,7 +403,7 @@ def sku_of_batch(ref: str, timeout: float | None = None) -> str | None:
         found[:] = BatchView.objects.filter(reference=ref).values_list("sku", flat=True)[:1]
         return bool(found)
 
-    _wait(known, timeout)
+    _wait(known)
     return found[0] if found else None
 
 

@@ -45,8 +45,7 @@ def stock(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def sku_detail(request: HttpRequest, sku: str) -> HttpResponse:
-    fresh = queries.wait_for_sku(sku)
-    detail = queries.sku_detail(sku)
+    detail, fresh = queries.sku_detail(sku)
     if detail is None and fresh:
         raise Http404(f"Unknown SKU {sku}")
     context = {"sku": sku, "detail": detail, "stale": not fresh}
