@@ -70,8 +70,8 @@ def _database(url_var: str, default: str | None = None) -> dict[str, Any]:
     config: dict[str, Any] = env.db_url(url_var, default=default)
     if config["ENGINE"] == "django.db.backends.postgresql":
         # psycopg 3's pool by default (persistent connections must stay off with it).
-        # DB_POOL_SIZE=0 switches to one persistent connection per thread instead,
-        # measured a little cheaper for gunicorn sync workers (docs/performance.md).
+        # DB_POOL_SIZE=0 switches to one persistent connection per thread instead
+        # (docs/performance.md compares the two: less database CPU, no more throughput).
         # Health checks test a connection before the pool lends it (or before its first
         # query in a request), so one the server dropped is replaced instead of failing.
         #
