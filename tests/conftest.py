@@ -1,8 +1,9 @@
 """Shared fixtures, and the rule for tests that need a real service.
 
-Tests marked ``postgres``, ``redis`` or ``browser`` skip when the service (or Debian's
-Chromium) is missing on a newcomer's machine, and *fail* when ``REQUIRE_SERVICES=1``
-(as ``.ci/run`` sets), so CI can never go green by skipping them.
+Tests marked ``postgres``, ``redis`` or ``browser`` are skipped when the service (or
+Debian's Chromium) is missing on a newcomer's machine, and *fail* when
+``REQUIRE_SERVICES=1`` (as ``.ci/run`` sets), so CI can never go green by skipping
+them. Both are decided before any fixture runs, session-scoped ones included.
 """
 
 from __future__ import annotations
@@ -20,13 +21,8 @@ from allocation.adapters import repository
 from config.celery_app import app as celery_app
 
 REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
-
-
-def unavailable(reason: str) -> None:
-    """Skip on a newcomer's machine; fail in CI, where the service must be there."""
-    if not REQUIRE_SERVICES:
-        pytest.skip(reason)
-    pytest.fail(f"REQUIRE_SERVICES=1 but {reason}", pytrace=False)
+MISSING = pytest.StashKey[dict[str, str]]()
+"""The services the collected tests need that are missing, with the reason."""
 
 
 def redis_problem() -> str | None:
@@ -39,14 +35,40 @@ def redis_problem() -> str | None:
     return None
 
 
-@pytest.fixture(autouse=True)
-def _services(request: pytest.FixtureRequest) -> None:
-    if request.node.get_closest_marker("postgres") and connection.vendor != "postgresql":
-        unavailable("DATABASE_URL does not point at PostgreSQL")
-    if request.node.get_closest_marker("redis") and (problem := redis_problem()):
-        unavailable(problem)
-    if request.node.get_closest_marker("browser") and not os.path.exists("/usr/bin/chromium"):
-        unavailable("/usr/bin/chromium is missing (apt-get install chromium)")
+SERVICES = ("postgres", "redis", "browser")
+
+
+def service_problem(service: str) -> str | None:
+    """Why the service a marker names cannot be used here, or None."""
+    if service == "postgres":
+        vendor = connection.vendor
+        return None if vendor == "postgresql" else "DATABASE_URL does not point at PostgreSQL"
+    if service == "redis":
+        return redis_problem()
+    if os.path.exists("/usr/bin/chromium"):
+        return None
+    return "/usr/bin/chromium is missing (apt-get install chromium)"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Each missing service is looked for once; its tests skip unless CI requires it."""
+    needed = {name for item in items for name in SERVICES if item.get_closest_marker(name)}
+    problems = {name: problem for name in needed if (problem := service_problem(name))}
+    config.stash[MISSING] = problems
+    for item in items:
+        for name, problem in problems.items():
+            if item.get_closest_marker(name):
+                item.add_marker(pytest.mark.skipif(not REQUIRE_SERVICES, reason=problem))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Under REQUIRE_SERVICES=1 a test whose service is missing fails, before its fixtures."""
+    if not REQUIRE_SERVICES:
+        return
+    for name, problem in item.config.stash.get(MISSING, {}).items():
+        if item.get_closest_marker(name):
+            pytest.fail(f"REQUIRE_SERVICES=1 but {problem}", pytrace=False)
 
 
 @pytest.fixture(autouse=True)

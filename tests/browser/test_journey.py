@@ -39,8 +39,8 @@ def browser(controller: Any) -> Iterator[Browser]:
     Playwright's sync API keeps an asyncio loop running in this thread; database work
     done meanwhile (Django would refuse it unless DJANGO_ALLOW_ASYNC_UNSAFE is set)
     leaks a pooled PostgreSQL connection, so the test data exists before the browser
-    does. And the ``_services`` fixture (skip, or fail under ``REQUIRE_SERVICES=1``,
-    without Chromium) runs before any function-scoped fixture like this one.
+    does. Without Chromium the test is skipped (or fails under ``REQUIRE_SERVICES=1``)
+    before any fixture runs (tests/conftest.py).
     """
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(
