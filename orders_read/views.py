@@ -7,7 +7,7 @@ the wait times out they say so and refresh themselves (``stale``).
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Page, Paginator
@@ -43,13 +43,25 @@ def stock(request: HttpRequest) -> HttpResponse:
     return render(request, "orders_read/stock_list.html", {"page": page, "q": search})
 
 
+def detail_page(
+    request: HttpRequest,
+    template: str,
+    found: tuple[Any, bool],
+    unknown: str,
+    context: dict[str, str],
+) -> HttpResponse:
+    """404 only when the read model is up to date and still knows nothing of it."""
+    detail, fresh = found
+    if detail is None and fresh:
+        raise Http404(unknown)
+    return render(request, template, context | {"detail": detail, "stale": not fresh})
+
+
 @login_required
 def sku_detail(request: HttpRequest, sku: str) -> HttpResponse:
-    detail, fresh = queries.sku_detail(sku)
-    if detail is None and fresh:
-        raise Http404(f"Unknown SKU {sku}")
-    context = {"sku": sku, "detail": detail, "stale": not fresh}
-    return render(request, "orders_read/sku_detail.html", context)
+    found = queries.sku_detail(sku)
+    template = "orders_read/sku_detail.html"
+    return detail_page(request, template, found, f"Unknown SKU {sku}", {"sku": sku})
 
 
 @login_required
@@ -65,8 +77,7 @@ def orders(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def order_detail(request: HttpRequest, orderid: str) -> HttpResponse:
-    detail, fresh = queries.order_detail(orderid)
-    if detail is None and fresh:
-        raise Http404(f"Unknown order {orderid}")
-    context = {"orderid": orderid, "detail": detail, "stale": not fresh}
-    return render(request, "orders_read/order_detail.html", context)
+    found = queries.order_detail(orderid)
+    template = "orders_read/order_detail.html"
+    context = {"orderid": orderid}
+    return detail_page(request, template, found, f"Unknown order {orderid}", context)
