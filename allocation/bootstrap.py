@@ -2,6 +2,9 @@
 
 Call ``bootstrap()`` once per request, task or management command. Nothing here is a
 module-level singleton, so threads never share a Unit of Work.
+
+It also wires the event pipeline's two halves: the outbox (write side) and the read
+model's tracking records, compared by ``allocation.service_layer.delivery``.
 """
 
 from __future__ import annotations
@@ -9,46 +12,87 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
-from allocation.adapters import notifications, redis_publisher
-from allocation.adapters.outbox import Publish as PublishStored
-from allocation.service_layer import handlers
-from allocation.service_layer.messagebus import MessageBus
+from celery import current_app
+from django.conf import settings
+from django.utils import timezone
+
+from allocation.adapters import metrics, notifications, outbox, redis_publisher
+from allocation.service_layer import delivery, handlers
+from allocation.service_layer.messagebus import MessageBus, Projection
 from allocation.service_layer.unit_of_work import AbstractUnitOfWork, DjangoUnitOfWork
+from allocation.tasks import send_events_to_workers
+from orders_read import projections, tracking
 
 
 def bootstrap(
     uow: AbstractUnitOfWork | None = None,
     publish: handlers.Publish | None = None,
     notify: handlers.Notify | None = None,
-    project: handlers.Project | None = None,
-    send_event: PublishStored | None = None,
+    project: Projection | None = None,
+    send_events: outbox.Publish | None = None,
 ) -> MessageBus:
+    """The bus, with real infrastructure for whatever is not given.
+
+    With a broker, a command's events wait in the outbox for the relay, which the
+    commit itself wakes (PostgreSQL) or its timer finds; the request does nothing
+    more. Without one (the embedded setup, eager tasks), they are delivered in-process
+    right after the commit.
+    """
     if uow is None:
-        from allocation.tasks import send_event_to_workers
-
-        uow = DjangoUnitOfWork(send_event or send_event_to_workers)
-    if project is None:
-        from orders_read.projections import project as project_into_read_model
-
-        project = project_into_read_model
+        in_process = current_app.conf.task_always_eager
+        uow = DjangoUnitOfWork(send_events or send_events_to_workers if in_process else None)
     dependencies: dict[str, Any] = {
         "uow": uow,
         "publish": publish or redis_publisher.publish,
         "notify": notify or notifications.email_stock_team,
-        "project": project,
     }
     return MessageBus(
         command_handlers={
-            command_type: _inject(handler, dependencies)
+            command_type: _counted(_inject(handler, dependencies))
             for command_type, handler in handlers.COMMAND_HANDLERS.items()
         },
         event_handlers={
             event_type: [_inject(handler, dependencies) for handler in event_handlers]
             for event_type, event_handlers in handlers.EVENT_HANDLERS.items()
         },
+        projection=project or projections.project,
     )
+
+
+def reconcile(send_events: outbox.Publish = send_events_to_workers) -> int:
+    """Resend what is written but not applied after ``RECONCILE_AFTER``; how many."""
+    return delivery.reconcile(
+        outbox.OutboxLedger(send_events), tracking, timedelta(seconds=settings.RECONCILE_AFTER)
+    )
+
+
+def deliver_pending(send_events: outbox.Publish = send_events_to_workers) -> int:
+    """One round of the relay and the reconciler: events sent (first time or again)."""
+    return outbox.relay(send_events) + reconcile(send_events)
+
+
+def read_model_lag() -> delivery.Lag:
+    """Events written but not applied, for /readyz, /metrics and the dashboard."""
+    return delivery.lag(outbox.OutboxLedger(send_events_to_workers), tracking, timezone.now())
+
+
+def _counted(handler: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """Counts each attempt by outcome: "ok", or the error's class (a lost race included)."""
+    name = handler.__name__
+
+    def run(command: Any) -> Any:
+        try:
+            result = handler(command)
+        except Exception as error:
+            metrics.COMMANDS.labels(name, type(error).__name__).inc()
+            raise
+        metrics.COMMANDS.labels(name, "ok").inc()
+        return result
+
+    return run
 
 
 def _inject(handler: Callable[..., Any], dependencies: dict[str, Any]) -> Callable[[Any], Any]:

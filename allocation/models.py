@@ -86,10 +86,13 @@ class OrderLineRecord(models.Model):
 class OutboxEvent(models.Model):
     """Domain events, written in the same transaction as the change that raised them.
 
-    The row is the truth: the after-commit send is only the fast path, and the relay
-    sends whatever is still unsent. ``id`` is the global position (not gap-free in
-    commit order, so nothing relies on it for completeness); ``event_id`` is the
-    identity consumers deduplicate on.
+    The row is the truth. ``sent_at`` says when the relay (or the reconciler) last
+    handed the event to the broker: a hint for the relay, not a delivery receipt; an
+    event is delivered once the read model has applied it (``allocation.pipeline``).
+    ``(sku, version)`` identifies the event everywhere; ``id`` only orders the relay's
+    claims (it is not gap-free in commit order, so nothing relies on it for
+    completeness). On PostgreSQL an insert also sends ``NOTIFY allocation_outbox`` in
+    the same transaction (a trigger, migration 0005), which wakes the relay.
     """
 
     id = models.BigAutoField(primary_key=True)
@@ -101,6 +104,8 @@ class OutboxEvent(models.Model):
     payload = models.JSONField()
     created_at = models.DateTimeField(auto_now_add=True)
     sent_at = models.DateTimeField(null=True, blank=True)
+    # How often it was handed to the broker: the reconciler waits longer before each resend.
+    sends = models.PositiveIntegerField(default=0)
 
     class Meta:
         db_table = "allocation_outbox"
@@ -129,12 +134,22 @@ class DeadLetter(models.Model):
     payload = models.JSONField()
     error = models.TextField()
     task_id = models.CharField(max_length=255, blank=True)
+    # The event's identity, so the reconciler leaves a parked event alone until replayed.
+    sku = models.CharField(max_length=255, blank=True)
+    version = models.PositiveBigIntegerField(null=True, blank=True)
     failed_at = models.DateTimeField(auto_now_add=True)
     replayed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         db_table = "allocation_dead_letter"
         ordering = ["-failed_at"]
+        indexes = [
+            models.Index(
+                fields=["sku", "version"],
+                condition=models.Q(replayed_at__isnull=True),
+                name="dead_letter_parked",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.handler}({self.event_name}) failed"

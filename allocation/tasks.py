@@ -1,17 +1,20 @@
 """Celery tasks of the write side: hand events to their handlers, relay the outbox.
 
-Delivery is at least once (``acks_late``, requeue on worker loss, retries with
-backoff), so every handler must be idempotent; see ``orders_read.projections``.
+The relay (``manage.py relay_outbox --follow``) sends events in batches to
+``handle_events``: side effects per event, then one projection transaction for the
+batch. Whatever fails there is retried event by event through ``handle_event``, with
+backoff, and parked in the dead-letter table after its last retry, one row per
+handler, so a poison event never holds back the others.
 
-One message per event, not per handler: publishing is the costliest part of the
-after-commit work in the web process, and a worker runs an event's few handlers in one
-go. A retry carries only the handlers that failed, so the others never run twice
-because of a neighbour, and a dead letter names the one handler that kept failing.
+Delivery is at least once (``acks_late``, requeue on worker loss, retries, and the
+reconciler resending what the read model has not applied), so every handler must be
+idempotent; see ``orders_read.projections``.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from billiard.einfo import ExceptionInfo
@@ -27,6 +30,15 @@ logger = logging.getLogger(__name__)
 
 MAX_RETRIES = 5
 BACKOFF_MAX_SECONDS = 60
+
+Batch = list[tuple[str, dict[str, Any]]]
+"""Events as they travel: ``[(name, payload), ...]``."""
+
+
+def backoff(retries: int) -> int:
+    return get_exponential_backoff_interval(
+        factor=1, retries=retries, maximum=BACKOFF_MAX_SECONDS, full_jitter=True
+    )
 
 
 class EventTask(Task):  # type: ignore[type-arg]
@@ -45,6 +57,7 @@ class EventTask(Task):  # type: ignore[type-arg]
             failures: dict[str, Exception] = exc.failures
         else:  # the event itself could not be handled: every handler asked for missed it
             failures = {handler: exc for handler in kwargs.get("handlers") or [""]}
+        sku, version = payload.get("sku"), payload.get("version")
         for handler, error in failures.items():
             logger.error("dead letter: %s(%s) failed for good: %r", handler or "*", name, error)
             DeadLetter.objects.create(
@@ -53,7 +66,28 @@ class EventTask(Task):  # type: ignore[type-arg]
                 payload=payload,
                 error=repr(error),
                 task_id=task_id,
+                sku=str(sku or "")[:255],
+                version=version if isinstance(version, int) and version >= 0 else None,
             )
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def handle_events(batch: Batch) -> None:
+    """Run a batch of events; retry what failed event by event (``handle_event``)."""
+    from allocation.bootstrap import bootstrap
+
+    events: list[Event] = []
+    for name, payload in batch:
+        try:
+            events.append(Event.from_dict(name, payload))
+        except Exception:  # unreadable: the single-event path retries and parks it
+            logger.warning("cannot read event %s %r", name, payload, exc_info=True)
+            handle_event.apply_async((name, payload), countdown=backoff(0))
+    for index, failures in bootstrap().handle_events(events).items():
+        event = events[index]
+        handle_event.apply_async(
+            (event.name, event.to_dict()), {"handlers": sorted(failures)}, countdown=backoff(0)
+        )
 
 
 @shared_task(
@@ -70,30 +104,33 @@ class EventTask(Task):  # type: ignore[type-arg]
 def handle_event(
     self: EventTask, name: str, payload: dict[str, Any], handlers: list[str] | None = None
 ) -> None:
-    """Run the event's handlers (``handlers``: only these, as a retry or a replay does)."""
+    """Run one event's handlers (``handlers``: only these, as a retry or a replay does)."""
     from allocation.bootstrap import bootstrap
 
     try:
         bootstrap().handle_event(Event.from_dict(name, payload), handlers)
     except HandlersFailed as failed:
-        countdown = get_exponential_backoff_interval(
-            factor=1, retries=self.request.retries, maximum=BACKOFF_MAX_SECONDS, full_jitter=True
-        )
         raise self.retry(
-            kwargs={"handlers": sorted(failed.failures)}, exc=failed, countdown=countdown
+            kwargs={"handlers": sorted(failed.failures)},
+            exc=failed,
+            countdown=backoff(self.request.retries + 1),
         ) from failed
 
 
-def send_event_to_workers(stored: outbox.StoredEvent) -> None:
-    """The outbox's publisher: one task per event.
+def send_events_to_workers(stored: Sequence[outbox.StoredEvent]) -> None:
+    """The outbox's publisher: one task per batch.
 
-    ``retry=False``: if the broker is down, fail now (the relay resends later) instead
-    of blocking the request that committed.
+    ``retry=False``: if the broker is down, fail now; the relay tries again on its
+    next round instead of blocking.
     """
-    event = stored.event
-    handle_event.apply_async(args=(event.name, event.to_dict()), retry=False)
+    handle_events.apply_async(
+        args=([(item.event.name, item.event.to_dict()) for item in stored],), retry=False
+    )
 
 
 @shared_task
 def relay_outbox() -> int:
-    return outbox.relay(send_event_to_workers)
+    """The periodic fallback (celery beat) for a relay that is not following."""
+    from allocation.bootstrap import deliver_pending
+
+    return deliver_pending()

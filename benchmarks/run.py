@@ -340,14 +340,14 @@ class Benchmark:
         self.queries["order page"] = count(lambda: client.get(page))
         self.queries["order API"] = count(lambda: client.get(f"/api/orders/{orderid}"))
         versions = iter(range(2, 1_000_000))
-        project(events.BatchCreated(sku="qcount", version=1, ref="qcount-b", qty=10, eta=None))
+        project([events.BatchCreated(sku="qcount", version=1, ref="qcount-b", qty=10, eta=None)])
 
         def projection() -> None:
             version = next(versions)
             line = events.Allocated(
                 sku="qcount", version=version, orderid=f"q{version}", qty=1, batchref="qcount-b"
             )
-            project(line)
+            project([line])
 
         self.queries["projection"] = count(projection)
         self._drain()

@@ -1,21 +1,29 @@
-"""Liveness and readiness probes for load balancers and orchestrators.
+"""Liveness, readiness and metrics for load balancers, orchestrators and Prometheus.
 
 ``/healthz`` answers as long as the process serves requests. ``/readyz`` also checks
-the databases, the broker and how far the read model lags behind the outbox, and
+the databases, the broker and how far the read model lags behind the write side (the
+oldest event written but not applied: stopped workers or a dead relay show here), and
 answers 503 with the failing checks when the instance should not get traffic.
+``/metrics`` is Prometheus' text format: this process's counters (or all workers', in
+multiprocess mode) and the event pipeline's state, read at each scrape.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import redis
 from django.conf import settings
 from django.db import connections
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.http import require_GET
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
 
-from allocation.adapters import outbox
+from allocation import bootstrap
+from allocation.adapters import metrics as process_metrics
 
 
 @require_GET
@@ -56,8 +64,39 @@ def _ping_redis() -> None:
 
 
 def _lag_within_threshold() -> str | None:
-    age = outbox.oldest_unsent_age()
-    limit = settings.READY_MAX_OUTBOX_LAG
+    age = bootstrap.read_model_lag().oldest_age
+    limit = settings.READY_MAX_READ_MODEL_LAG
     if age is not None and age.total_seconds() > limit:
-        return f"oldest unsent event is {age.total_seconds():.0f}s old (limit {limit}s)"
+        return f"oldest event not applied is {age.total_seconds():.0f}s old (limit {limit}s)"
     return None
+
+
+@require_GET
+def metrics(request: HttpRequest) -> HttpResponse:
+    pipeline = CollectorRegistry()
+    pipeline.register(PipelineCollector())
+    body = generate_latest(process_metrics.process_registry()) + generate_latest(pipeline)
+    return HttpResponse(body, content_type=CONTENT_TYPE_LATEST)
+
+
+class PipelineCollector(Collector):
+    """The event pipeline as the databases say it is now (not a per-process count)."""
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        lag = bootstrap.read_model_lag()
+        age = lag.oldest_age.total_seconds() if lag.oldest_age else 0.0
+        yield GaugeMetricFamily(
+            "allocation_events_unapplied",
+            "Events written but not applied by the read model (dead letters excluded)",
+            value=lag.unapplied,
+        )
+        yield GaugeMetricFamily(
+            "allocation_events_unapplied_oldest_age_seconds",
+            "Age of the oldest event written but not applied (0: none)",
+            value=age,
+        )
+        yield GaugeMetricFamily(
+            "allocation_events_dead_lettered",
+            "Events whose projection is parked in the dead-letter table, not replayed",
+            value=lag.parked,
+        )

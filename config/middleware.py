@@ -1,8 +1,8 @@
-"""Turns a lost database connection into a clear, retryable 503 instead of a 500.
+"""Middleware: request metrics, and a lost database connection as a clear 503.
 
-The Unit of Work's transaction has already rolled back when the error reaches here, so
-nothing was partly written; Django discards the broken connection and the next
-request gets a fresh one.
+For the 503: the Unit of Work's transaction has already rolled back when the error
+reaches here, so nothing was partly written; Django discards the broken connection and
+the next request gets a fresh one.
 """
 
 from __future__ import annotations
@@ -14,9 +14,25 @@ from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.loader import render_to_string
 
+from allocation.adapters import metrics
+
 logger = logging.getLogger(__name__)
 
 RETRY_AFTER_SECONDS = "2"
+
+
+class RequestMetricsMiddleware:
+    """Counts every answer by view name (not path: bounded labels) and status."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        match = request.resolver_match
+        view = match.view_name if match else "<unresolved>"
+        metrics.REQUESTS.labels(view, str(response.status_code)).inc()
+        return response
 
 
 class DatabaseUnavailableMiddleware:

@@ -35,6 +35,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "config.middleware.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "config.middleware.RejectNulMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -194,6 +195,14 @@ CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
+# The relay (manage.py relay_outbox --follow) is woken by each commit on PostgreSQL;
+# this is how long it sleeps at most (its only clock on other databases).
+RELAY_POLL_INTERVAL = env.float("RELAY_POLL_INTERVAL", default=1.0)
+# Delivered means applied: an event written but not applied after RECONCILE_AFTER
+# seconds is sent again; the relay looks every RECONCILE_EVERY seconds.
+RECONCILE_AFTER = env.float("RECONCILE_AFTER", default=10.0)
+RECONCILE_EVERY = env.float("RECONCILE_EVERY", default=5.0)
+# A fallback for a relay that is not running: one round of relay and reconciler.
 CELERY_BEAT_SCHEDULE = {
     "relay-outbox": {"task": "allocation.tasks.relay_outbox", "schedule": 10.0},
 }
@@ -205,8 +214,8 @@ API_REQUIRE_TOKEN = env.bool("API_REQUIRE_TOKEN", default=False)
 # -- read model --------------------------------------------------------------------------
 # Reads wait at most this long for the projection to catch up with the caller's writes.
 READ_YOUR_WRITES_TIMEOUT = env.float("READ_YOUR_WRITES_TIMEOUT", default=2.0)
-# /readyz fails when an event has waited longer than this (seconds) to reach the broker.
-READY_MAX_OUTBOX_LAG = env.float("READY_MAX_OUTBOX_LAG", default=60.0)
+# /readyz fails when an event written this long ago (seconds) is still not applied.
+READY_MAX_READ_MODEL_LAG = env.float("READY_MAX_READ_MODEL_LAG", default=30.0)
 
 # -- email -------------------------------------------------------------------------------
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")

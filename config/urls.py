@@ -19,6 +19,7 @@ api = [
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
+    path("metrics", health.metrics, name="metrics"),
     path("admin/", admin.site.urls),
     path("api/", include(api)),
     path("accounts/login/", RateLimitedLoginView.as_view(), name="login"),

@@ -35,6 +35,27 @@ class EventLog(models.Model):
         return f"{self.name} {self.sku} v{self.version}"
 
 
+class AppliedPosition(models.Model):
+    """Per SKU, the version up to which *every* event is applied: a tracking record.
+
+    Written in the projection's own transaction, so it can never claim more than the
+    read model holds. Events may be applied out of order; the position only moves over
+    a contiguous run of logged versions, so a gap (an event lost on the way) holds it
+    back until the gap is filled. Compared with the write side's last version per SKU,
+    it says exactly which events are written but not applied (``allocation.pipeline``).
+    """
+
+    sku = models.CharField(max_length=255, primary_key=True)
+    version = models.PositiveBigIntegerField()
+
+    class Meta:
+        ordering = ["sku"]
+        verbose_name = "applied position"
+
+    def __str__(self) -> str:
+        return f"{self.sku} applied up to v{self.version}"
+
+
 class LineStatus(models.TextChoices):
     ALLOCATED = "allocated", "Allocated"
     WAITING = "waiting", "Waiting for stock"

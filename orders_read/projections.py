@@ -1,14 +1,21 @@
 """Projections: keep the read model up to date from domain events.
 
 Delivery is at least once and in any order, so ``project`` never increments anything.
-It logs the event (a duplicate ``(sku, version)`` is skipped), then recomputes every
-row the event touches from the newest logged event for that key and from rows derived
-the same way. The read model is therefore a function of the *set* of events applied,
-whatever the order or the number of deliveries.
+It logs each event (a duplicate ``(sku, version)`` is skipped), then recomputes every
+row the new events touch from the newest logged event for that key and from rows
+derived the same way. The read model is therefore a function of the *set* of events
+applied, whatever the order, the grouping into batches or the number of deliveries.
 
-Projections of one SKU are serialised with a transaction-scoped advisory lock (on
-PostgreSQL), so two workers never interleave their read-then-write on the same rows;
-the order rows they share are locked the same way, always after the SKU.
+A batch is projected in one transaction, and each derived row once however many of
+the batch's events touch it: the relay hands events over in batches, so a busy SKU's
+stock row is recomputed once per batch, not once per event. The same transaction
+moves each SKU's ``AppliedPosition`` (the tracking record) over the contiguous run of
+logged versions, so "applied" can never be claimed for a row that is not written.
+
+Projections of one SKU are serialised with transaction-scoped advisory locks (on
+PostgreSQL), taken for the whole batch up front in one sorted order (SKUs, then the
+orders their lines belong to), so two workers never interleave their read-then-write
+on the same rows and never wait on each other in a cycle.
 
 The worker keeps up with the writes only if each event is cheap, and profiling showed
 the ORM building queries costing more than PostgreSQL answering them, with
@@ -21,7 +28,8 @@ the log insert says in the same statement whether the event was new.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
@@ -31,6 +39,7 @@ from django.utils import timezone
 
 from allocation.domain import events
 from orders_read.models import (
+    AppliedPosition,
     BatchView,
     EventLog,
     LineStatus,
@@ -47,17 +56,87 @@ def read_db() -> str:
     return router.db_for_write(EventLog) or "default"
 
 
-def project(event: events.Event) -> None:
+def project(batch: Sequence[events.Event]) -> None:
+    """Apply a batch of events (any order, duplicates allowed) in one transaction."""
+    if not batch:
+        return
     db = read_db()
     with transaction.atomic(using=db):
-        _lock(db, f"sku:{event.sku}")
-        if not _log(db, event):
-            return  # already applied: a redelivery
+        _lock(db, [f"sku:{sku}" for sku in sorted({e.sku for e in batch})])
+        _lock(db, [f"order:{o}" for o in sorted(_orderids(batch))])
+        touched = _Touched()
+        for event in sorted(batch, key=lambda e: (e.sku, e.version)):
+            if _log(db, event):
+                touched.add(event)
+        touched.refresh(db)
+        advance_positions(db, {e.sku for e in batch})
+
+
+def _orderids(batch: Iterable[events.Event]) -> set[str]:
+    return {e.orderid for e in batch if isinstance(e, events.LineEvent)}
+
+
+@dataclass
+class _Touched:
+    """The keys that newly logged events touch; every derived row is refreshed once."""
+
+    lines: set[tuple[str, str]] = field(default_factory=set)  # (orderid, sku)
+    batches: set[tuple[str, str]] = field(default_factory=set)  # (ref, sku)
+
+    def add(self, event: events.Event) -> None:
         if isinstance(event, events.LineEvent):
-            _lock(db, f"order:{event.orderid}")
-            refresh_line(db, event.orderid, event.sku)
+            self.lines.add((event.orderid, event.sku))
         elif isinstance(event, events.BatchCreated | events.BatchQuantityChanged):
-            refresh_batch(db, event.ref, event.sku)
+            self.batches.add((event.ref, event.sku))
+
+    def refresh(self, db: str) -> None:
+        """Lines first, then the batches, orders and SKUs that sum them."""
+        allocated_in: set[tuple[str, str]] = set()
+        orders: set[str] = set()
+        skus: set[str] = set()
+        for orderid, sku in sorted(self.lines):
+            allocated_in |= {(ref, sku) for ref in refresh_line(db, orderid, sku)}
+            orders.add(orderid)
+            skus.add(sku)
+        for ref, sku in sorted(self.batches):
+            moved = refresh_batch(db, ref, sku)
+            _lock(db, [f"order:{o}" for o in sorted(moved - orders)])
+            orders |= moved
+            skus.add(sku)
+        for ref, sku in sorted(allocated_in):
+            refresh_batch_allocated(db, ref, sku)
+        for orderid in sorted(orders):
+            refresh_order(db, orderid)
+        for sku in sorted(skus):
+            refresh_sku(db, sku)
+
+
+def advance_positions(db: str, skus: Iterable[str]) -> None:
+    """Move each SKU's applied position over the contiguous logged versions after it.
+
+    One statement reads the position and the logged versions beyond it; the common
+    case, events arriving in order, advances by the batch's events in one upsert.
+    """
+    for sku in sorted(skus):
+        rows = _rows(
+            db,
+            "SELECT p.version, e.version FROM (SELECT COALESCE(MAX(version), 0) AS version"
+            " FROM {position} WHERE sku = %s) p LEFT JOIN {log} e ON e.sku = %s"
+            " AND e.version > p.version ORDER BY e.version LIMIT 10000",
+            [sku, sku],
+        )
+        start = position = rows[0][0]
+        for _, version in rows:
+            if version != position + 1:
+                break
+            position = version
+        if position > start:
+            _run(
+                db,
+                "INSERT INTO {position} (sku, version) VALUES (%s, %s) ON CONFLICT (sku)"
+                " DO UPDATE SET version = excluded.version",
+                [sku, position],
+            )
 
 
 def log_fields(event: events.Event) -> dict[str, Any]:
@@ -93,16 +172,21 @@ def _log(db: str, event: events.Event) -> bool:
         return cursor.fetchone() is not None
 
 
-def _lock(db: str, key: str) -> None:
+def _lock(db: str, keys: Sequence[str]) -> None:
+    """Transaction-scoped advisory locks on ``keys``, taken in the order given."""
     connection = connections[db]
-    if connection.vendor == "postgresql":
+    if keys and connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [key])
+            # unnest yields the array in order, and the lock function runs row by row.
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(hashtextextended(k, 0)) FROM unnest(%s::text[]) k",
+                [list(keys)],
+            )
     # SQLite takes a database-wide write lock per transaction: nothing to add.
 
 
-def refresh_line(db: str, orderid: str, sku: str) -> None:
-    """The line's row from its newest logged event, then every row summing it."""
+def refresh_line(db: str, orderid: str, sku: str) -> set[str]:
+    """The line's row from its newest logged event; the batches it left or joined."""
     newest = _rows(
         db,
         "SELECT name, batchref, payload FROM {log} WHERE orderid = %s AND sku = %s"
@@ -126,14 +210,11 @@ def refresh_line(db: str, orderid: str, sku: str) -> None:
             " status = excluded.status, batchref = excluded.batchref",
             [orderid, sku, qty, status.value, after],
         )
-    for ref in {before, after} - {None}:
-        assert ref is not None
-        refresh_batch_allocated(db, ref, sku)
-    refresh_order(db, orderid)
-    refresh_sku(db, sku)
+    return {ref for ref in (before, after) if ref is not None}
 
 
-def refresh_batch(db: str, ref: str, sku: str) -> None:
+def refresh_batch(db: str, ref: str, sku: str) -> set[str]:
+    """The batch's row from its logged batch events; the orders whose ship date moved."""
     logged = EventLog.objects.using(db).filter(batchref=ref, name__in=BATCH_EVENTS)
     newest = logged.order_by("-version").first()
     created = logged.filter(name=events.BatchCreated.__name__).first()
@@ -144,14 +225,12 @@ def refresh_batch(db: str, ref: str, sku: str) -> None:
         reference=ref,
         defaults={"sku": sku, "eta": eta, "purchased": newest.payload["qty"] if newest else 0},
     )
-    if eta != eta_before:
-        # The batch was known only from its allocations until now (events came out of
-        # order): the ship dates of the orders it serves change with its eta.
-        served = OrderLineView.objects.using(db).filter(batchref=ref).values_list("orderid")
-        for orderid in sorted({o for (o,) in served}):
-            _lock(db, f"order:{orderid}")
-            refresh_order(db, orderid)
-    refresh_sku(db, sku)
+    if eta == eta_before:
+        return set()
+    # The batch was known only from its allocations until now (events came out of
+    # order): the ship dates of the orders it serves change with its eta.
+    served = OrderLineView.objects.using(db).filter(batchref=ref).values_list("orderid")
+    return {orderid for (orderid,) in served}
 
 
 def refresh_batch_allocated(db: str, ref: str, sku: str) -> None:
@@ -225,6 +304,7 @@ LINE_STATUS_AFTER = {
 """A line's status after its newest event; any other newest event means it is gone."""
 
 TABLES: dict[str, type[Model]] = {
+    "position": AppliedPosition,
     "log": EventLog,
     "line": OrderLineView,
     "batch": BatchView,

@@ -20,6 +20,7 @@ from allocation.adapters.outbox import stored_events
 from allocation.models import BatchRecord, OrderLineRecord
 from orders_read import projections
 from orders_read.models import (
+    AppliedPosition,
     BatchView,
     EventLog,
     LineStatus,
@@ -52,9 +53,10 @@ def rebuild_read_model(progress: Progress | None = None) -> int:
         for b in BatchRecord.objects.all().iterator()
     ]
     with transaction.atomic(using=db):
-        for model in (EventLog, OrderLineView, BatchView, OrderView, SkuStock):
+        for model in (EventLog, OrderLineView, BatchView, OrderView, SkuStock, AppliedPosition):
             model.objects.using(db).all().delete()
         EventLog.objects.using(db).bulk_create(logged, batch_size=1000)
+        projections.advance_positions(db, {event.sku for event in logged})
         OrderLineView.objects.using(db).bulk_create(lines, batch_size=1000)
         BatchView.objects.using(db).bulk_create(batches, batch_size=1000)
         for batch in batches:

@@ -15,6 +15,7 @@ from django.db.models import Model, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from allocation import bootstrap
 from orders_read import queries
 from orders_read.models import OrderStatus
 
@@ -33,7 +34,11 @@ def param(request: HttpRequest, name: str) -> str:
 
 @login_required
 def dashboard(request: HttpRequest) -> HttpResponse:
-    return render(request, "orders_read/dashboard.html", {"dashboard": queries.dashboard()})
+    return render(
+        request,
+        "orders_read/dashboard.html",
+        {"dashboard": queries.dashboard(bootstrap.read_model_lag())},
+    )
 
 
 @login_required

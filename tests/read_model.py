@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from orders_read.models import BatchView, EventLog, OrderLineView, OrderView, SkuStock
+from orders_read.models import (
+    AppliedPosition,
+    BatchView,
+    EventLog,
+    OrderLineView,
+    OrderView,
+    SkuStock,
+)
 
 
 def snapshot() -> dict[str, list[tuple[Any, ...]]]:
@@ -30,6 +37,7 @@ def snapshot() -> dict[str, list[tuple[Any, ...]]]:
                 "sku", "purchased", "allocated", "available", "waiting", "next_eta", "batch_count"
             )
         ),
+        "positions": sorted(AppliedPosition.objects.values_list("sku", "version")),
         "events": sorted(
             (sku, version, name, orderid or "", batchref or "", repr(sorted(payload.items())))
             for sku, version, name, orderid, batchref, payload in EventLog.objects.values_list(

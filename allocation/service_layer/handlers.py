@@ -69,15 +69,11 @@ def _product(uow: AbstractUnitOfWork, sku: str) -> Product:
     return product
 
 
-# -- event handlers (run in a Celery worker, each on its own; see allocation.tasks) --
+# -- event handlers: side effects, run in a Celery worker each on its own before the
+# read model's projection applies the batch (see allocation.service_layer.messagebus) --
 
 Publish = Callable[[str, dict[str, Any]], None]
 Notify = Callable[[str, str], None]
-Project = Callable[[events.Event], None]
-
-
-def update_read_model(event: events.Event, project: Project) -> None:
-    project(event)
 
 
 def publish_allocation(event: events.Allocated, publish: Publish) -> None:
@@ -103,10 +99,11 @@ COMMAND_HANDLERS: Mapping[type[commands.Command], Callable[..., Any]] = {
 }
 
 EVENT_HANDLERS: Mapping[type[events.Event], Sequence[Callable[..., None]]] = {
-    events.BatchCreated: [update_read_model],
-    events.BatchQuantityChanged: [update_read_model],
-    events.Allocated: [update_read_model, publish_allocation],
-    events.Deallocated: [update_read_model],
-    events.OutOfStock: [update_read_model, notify_out_of_stock],
-    events.BackorderCancelled: [update_read_model],
+    events.BatchCreated: [],
+    events.BatchQuantityChanged: [],
+    events.Allocated: [publish_allocation],
+    events.Deallocated: [],
+    events.OutOfStock: [notify_out_of_stock],
+    events.BackorderCancelled: [],
 }
+"""Every event's side effects; the projection (``messagebus.PROJECTION``) takes them all."""

@@ -5,10 +5,17 @@ that lost an optimistic-locking race is retried a bounded number of times with
 jittered backoff, and each attempt starts a fresh transaction.
 
 Events are not handled here after a command: the Unit of Work stores them in the
-outbox and a Celery task (``allocation.tasks.handle_event``) hands each event to this
-bus in a worker, so a slow or failing handler never delays or breaks the command that
-raised the event. There, every handler runs on its own: one that fails neither stops
-the others nor, when the task retries, makes them run again.
+outbox, the relay hands them to Celery in batches, and a task
+(``allocation.tasks.handle_events``) gives each batch to this bus in a worker, so a slow
+or failing handler never delays or breaks the command that raised the event.
+
+There an event's side effects (publishing, notifying) run first, each on its own,
+then the read model's projection applies the whole batch in one transaction. An event
+counts as delivered once the projection has applied it (the tracking record it writes
+in the same transaction), so a worker that dies before then leaves the event
+unapplied and the reconciler sends it again: side effects are at least once, never
+"at most". A handler that fails neither stops the others nor, when it is retried,
+makes them run again.
 """
 
 from __future__ import annotations
@@ -27,6 +34,10 @@ logger = logging.getLogger(__name__)
 
 CommandHandler = Callable[[Command], Any]
 EventHandler = Callable[[Event], None]
+Projection = Callable[[Sequence[Event]], None]
+
+PROJECTION = "update_read_model"
+"""The projection's stable name, as retries and dead letters name it."""
 
 
 class TooMuchContention(Exception):
@@ -52,11 +63,13 @@ class MessageBus:
         self,
         command_handlers: Mapping[type[Command], CommandHandler],
         event_handlers: Mapping[type[Event], Sequence[EventHandler]],
+        projection: Projection,
         max_attempts: int = 30,
         backoff: Callable[[int], float] = jittered_backoff,
     ) -> None:
         self.command_handlers = command_handlers
         self.event_handlers = event_handlers
+        self.projection = projection
         self.max_attempts = max_attempts
         self.backoff = backoff
 
@@ -74,12 +87,34 @@ class MessageBus:
             f"The product is busy: {type(command).__name__} lost {self.max_attempts} races; retry"
         )
 
+    def handle_events(self, events: Sequence[Event]) -> dict[int, dict[str, Exception]]:
+        """Side effects of each event, then the projection of them all in one go.
+
+        Returns the failures by the event's index in ``events``, for the caller to
+        retry event by event. A batch the projection refuses is projected one event at
+        a time, so a poison event never holds back the events beside it.
+        """
+        failures: dict[int, dict[str, Exception]] = {}
+        for index, event in enumerate(events):
+            for handler in self.event_handlers.get(type(event), ()):
+                if error := _run(handler, event):
+                    failures.setdefault(index, {})[handler_name(handler)] = error
+        try:
+            self.projection(events)
+        except Exception as error:
+            logger.warning("projecting a batch of %d failed", len(events), exc_info=True)
+            for index, event in enumerate(events):
+                alone = error if len(events) == 1 else _run(self._project_one, event)
+                if alone:
+                    failures.setdefault(index, {})[PROJECTION] = alone
+        return failures
+
     def handle_event(self, event: Event, names: Collection[str] | None = None) -> None:
         """Run every handler of the event, or only those ``names`` (a retry, a replay).
 
         Raises ``HandlersFailed`` naming the handlers that raised, after running all.
         """
-        handlers = self.event_handlers.get(type(event), ())
+        handlers = [*self.event_handlers.get(type(event), ()), self._project_one]
         if names is not None:
             unknown = set(names) - {handler_name(h) for h in handlers}
             if unknown:
@@ -89,13 +124,25 @@ class MessageBus:
             name = handler_name(handler)
             if names is not None and name not in names:
                 continue
-            try:
-                handler(event)
-            except Exception as error:
-                logger.warning("%s failed on %s", name, event, exc_info=True)
+            if error := _run(handler, event):
                 failures[name] = error
         if failures:
             raise HandlersFailed(event, failures)
+
+    def _project_one(self, event: Event) -> None:
+        self.projection([event])
+
+    _project_one.__name__ = PROJECTION  # the name retries and dead letters give it
+
+
+def _run(handler: EventHandler, event: Event) -> Exception | None:
+    """Run one handler inside its own error boundary; the error, if it raised."""
+    try:
+        handler(event)
+    except Exception as error:
+        logger.warning("%s failed on %s", handler_name(handler), event, exc_info=True)
+        return error
+    return None
 
 
 def handler_name(handler: EventHandler) -> str:

@@ -48,10 +48,15 @@ class AbstractUnitOfWork(abc.ABC):
 
 
 class DjangoUnitOfWork(AbstractUnitOfWork):
-    """Owns ``transaction.atomic()``: nothing else on the write side opens transactions."""
+    """Owns ``transaction.atomic()``: nothing else on the write side opens transactions.
 
-    def __init__(self, publish: outbox.Publish) -> None:
-        self._publish = publish
+    ``deliver``, when given, hands the stored events over right after the commit (the
+    embedded setup, with no relay). Otherwise the outbox rows are all a commit leaves,
+    and the relay picks them up.
+    """
+
+    def __init__(self, deliver: outbox.Publish | None = None) -> None:
+        self._deliver = deliver
         self._atomic: transaction.Atomic | None = None
         self._committed = False
 
@@ -76,7 +81,8 @@ class DjangoUnitOfWork(AbstractUnitOfWork):
 
     def _commit(self, new_events: list[Event]) -> None:
         stored = outbox.store(new_events)
-        outbox.send_after_commit(stored, self._publish)
+        if self._deliver is not None:
+            outbox.send_after_commit(stored, self._deliver)
         self._committed = True
 
     def rollback(self) -> None:

@@ -38,33 +38,20 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-class Worker:
-    """A ``celery -A config worker`` process on the test database."""
+class Process:
+    """A process of the stack on the test database, logging to ``log``; killable."""
 
-    def __init__(
-        self,
-        broker_url: str,
-        log: Path,
-        visibility_timeout: int = 3600,
-        databases: dict[str, str] | None = None,
-    ) -> None:
-        env = {
-            **os.environ,
-            **(databases or {"DATABASE_URL": database_url()}),
-            "REDIS_URL": broker_url,
-            "CELERY_VISIBILITY_TIMEOUT": str(visibility_timeout),
-            "CELERY_UNACKED_RESTORE_INTERVAL": "1",
-            "CELERY_UNACKED_RESTORE_THROTTLE": "1",
-            "LOG_LEVEL": "INFO",
-        }
+    READY = ""
+    """What the process prints once it is up."""
+
+    def __init__(self, argv: list[str], env: dict[str, str], log: Path, what: str) -> None:
         self.log = log
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo",
-             "--without-gossip", "--without-mingle", "--loglevel=INFO"],
-            cwd=ROOT, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT,
+            argv, cwd=ROOT, env={**os.environ, **env}, stdout=log.open("ab"),
+            stderr=subprocess.STDOUT,
         )  # fmt: skip
-        wait_until(lambda: "ready." in self.output() or self.process.poll() is not None,
-                   timeout=30, what="the Celery worker to start")  # fmt: skip
+        wait_until(lambda: self.READY in self.output() or self.process.poll() is not None,
+                   timeout=30, what=what)  # fmt: skip
         assert self.process.poll() is None, self.output()
 
     def output(self) -> str:
@@ -81,6 +68,59 @@ class Worker:
                 self.process.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 self.kill()
+
+
+def stack_env(broker_url: str, databases: dict[str, str] | None = None) -> dict[str, str]:
+    return {
+        **(databases or {"DATABASE_URL": database_url()}),
+        "REDIS_URL": broker_url,
+        "LOG_LEVEL": "INFO",
+    }
+
+
+class Worker(Process):
+    """A ``celery -A config worker`` process on the test database."""
+
+    READY = "ready."
+
+    def __init__(
+        self,
+        broker_url: str,
+        log: Path,
+        visibility_timeout: int = 3600,
+        databases: dict[str, str] | None = None,
+        pool: str = "solo",
+    ) -> None:
+        env = {
+            **stack_env(broker_url, databases),
+            "CELERY_VISIBILITY_TIMEOUT": str(visibility_timeout),
+            "CELERY_UNACKED_RESTORE_INTERVAL": "1",
+            "CELERY_UNACKED_RESTORE_THROTTLE": "1",
+        }
+        argv = [sys.executable, "-m", "celery", "-A", "config", "worker", f"--pool={pool}",
+                "--without-gossip", "--without-mingle", "--loglevel=INFO"]  # fmt: skip
+        super().__init__(argv, env, log, "the Celery worker to start")
+
+
+class Relay(Process):
+    """``manage.py relay_outbox --follow``: hands the outbox to the workers, reconciles."""
+
+    READY = "relay: following the outbox"
+
+    def __init__(
+        self,
+        broker_url: str,
+        log: Path,
+        databases: dict[str, str] | None = None,
+        reconcile_after: float = 10.0,
+    ) -> None:
+        env = {
+            **stack_env(broker_url, databases),
+            "RECONCILE_AFTER": str(reconcile_after),
+            "RECONCILE_EVERY": str(min(reconcile_after / 2, 5.0)),
+        }
+        argv = [sys.executable, "manage.py", "relay_outbox", "--follow"]
+        super().__init__(argv, env, log, "the relay to start")
 
 
 class RedisServer:
@@ -120,14 +160,21 @@ def use_broker() -> None:
     celery_app.conf.task_always_eager = False
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def celery_worker_process(
     django_db_setup: None, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Worker]:
-    """For tests marked ``postgres`` and ``redis``: a worker needs both, shared."""
+    """For tests marked ``postgres`` and ``redis``: a worker and a relay, per module.
+
+    Not per session: the relay would take the outbox rows of later modules' tests,
+    which bring their own broker and processes.
+    """
     celery_app.control.purge()  # stale tasks of an earlier, interrupted run
-    worker = Worker(settings.REDIS_URL, tmp_path_factory.mktemp("worker") / "worker.log")
+    logs = tmp_path_factory.mktemp("worker")
+    worker = Worker(settings.REDIS_URL, logs / "worker.log")
+    relay = Relay(settings.REDIS_URL, logs / "relay.log")
     yield worker
+    relay.stop()
     worker.stop()
 
 

@@ -1,7 +1,9 @@
 """The read model in its own PostgreSQL database, fed by two worker processes.
 
-Black box: fresh write and read databases, migrations run per database, gunicorn and
-two Celery workers as processes, driven over HTTP.
+Black box: fresh write and read databases, migrations run per database, gunicorn, the
+relay and two Celery workers as processes, driven over HTTP. Then the broker loses
+what it held (workers down, Redis flushed): the reconciler, comparing positions across
+the two databases, resends it.
 """
 
 from __future__ import annotations
@@ -14,10 +16,11 @@ from pathlib import Path
 
 import psycopg
 import pytest
+import redis
 import requests
 from django.conf import settings
 
-from tests.e2e.conftest import ROOT, RedisServer, Worker, free_port
+from tests.e2e.conftest import ROOT, RedisServer, Relay, Worker, free_port
 from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
@@ -60,6 +63,14 @@ def count(url: str, table: str) -> int:
         return int(row[0]) if row else 0
 
 
+def positions(url: str) -> dict[str, int]:
+    """Per SKU: the write side's version, or the read side's applied position."""
+    table = "allocation_product" if "write" in url else "orders_read_appliedposition"
+    column = "version_number" if "write" in url else "version"
+    with psycopg.connect(url) as conn:
+        return dict(conn.execute(f"SELECT sku, {column} FROM {table}").fetchall())
+
+
 def read_rows(url: str) -> dict[str, list[tuple]]:
     with psycopg.connect(url) as conn:
         return {
@@ -97,6 +108,9 @@ def test_whole_pipeline_with_a_separate_read_database_and_two_workers(
         Worker(private_redis.url, tmp_path / f"w{n}.log", databases=split_databases)
         for n in range(2)
     ]
+    relay = Relay(
+        private_redis.url, tmp_path / "relay.log", databases=split_databases, reconcile_after=1
+    )
     port = free_port()
     web = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{port}",
@@ -146,17 +160,45 @@ def test_whole_pipeline_with_a_separate_read_database_and_two_workers(
         )
         ready = session.get(f"http://127.0.0.1:{port}/readyz").json()
         assert ready["checks"]["database:read"] == "ok"
+        assert ready["checks"]["read_model_lag"] == "ok"
+
+        # The broker loses what it holds: no worker takes it, then Redis is flushed.
+        for worker in workers:
+            worker.kill()
+        for n in range(30, 35):
+            body = {"orderid": f"o{n}", "sku": "LAMP", "qty": 1}
+            assert session.post(f"{api}/allocate", json=body).status_code == 202
+        broker = redis.Redis.from_url(private_redis.url)
+        wait_until(lambda: broker.llen("celery") > 0, what="the relay to hand the events over")
+        broker.flushall()
+        workers.append(
+            Worker(private_redis.url, tmp_path / "w-after.log", databases=split_databases)
+        )
+        wait_until(
+            lambda: (
+                positions(split_databases["READ_DATABASE_URL"])
+                == positions(split_databases["DATABASE_URL"])
+            ),
+            timeout=30,
+            what="the reconciler to resend what the broker lost",
+        )
+        assert "resent" in relay.output()
+        assert session.get(f"{api}/orders/o34").json()["lines"] == [
+            {"sku": "LAMP", "qty": 1, "status": "waiting", "batchref": None}
+        ]
     finally:
         web.terminate()
         web.wait(timeout=15)
+        relay.stop()
         for worker in workers:
             worker.stop()
 
     incremental = read_rows(split_databases["READ_DATABASE_URL"])
-    assert len(incremental["lines"]) == 30
+    assert len(incremental["lines"]) == 35
     # wh shrank from 20 to 4: 8 of its 10 lines were evicted, 5 fit in ship, 3 wait.
-    assert incremental["stock"] == [("LAMP", 54, 54, 0, 6)]
-    assert sum(1 for line in incremental["lines"] if line[3] == "waiting") == 3
+    # Then five more of 1 wait too.
+    assert incremental["stock"] == [("LAMP", 54, 54, 0, 11)]
+    assert sum(1 for line in incremental["lines"] if line[3] == "waiting") == 8
     subprocess.run(
         [sys.executable, "manage.py", "rebuild_read_model"],
         cwd=ROOT,
@@ -179,5 +221,5 @@ def logged_in(site: str) -> requests.Session:
 def _up(url: str) -> bool:
     try:
         return requests.get(url, timeout=1).status_code == 200
-    except requests.ConnectionError:
+    except requests.RequestException:
         return False

@@ -23,7 +23,7 @@ def test_a_new_batch_takes_the_waiting_line_in_the_same_transaction(bus):
     bus.handle(commands.Allocate("o1", "LAMP", 5))
     assert OrderLineRecord.objects.get(orderid="o1").batch_id is None
 
-    uow = DjangoUnitOfWork(publish=lambda stored: None)
+    uow = DjangoUnitOfWork(deliver=lambda stored: None)
     with pytest.raises(RuntimeError), uow:  # noqa: PT012 -- the failure is the point
         product = uow.products.get("LAMP")
         assert product is not None

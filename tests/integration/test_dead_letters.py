@@ -17,11 +17,12 @@ def test_a_handler_failing_every_retry_goes_to_the_dead_letter_table(bus, monkey
     real_project = projections.project
     attempts: list[events.Event] = []
 
-    def project(event: events.Event) -> None:
-        if isinstance(event, events.Allocated) and event.orderid == "poison":
-            attempts.append(event)
-            raise RuntimeError("cannot project this one")
-        real_project(event)
+    def project(batch: list[events.Event]) -> None:
+        for event in batch:
+            if isinstance(event, events.Allocated) and event.orderid == "poison":
+                attempts.append(event)
+                raise RuntimeError("cannot project this one")
+        real_project(batch)
 
     monkeypatch.setattr(projections, "project", project)
 
@@ -29,7 +30,8 @@ def test_a_handler_failing_every_retry_goes_to_the_dead_letter_table(bus, monkey
     bus.handle(commands.Allocate("poison", "LAMP", 1))
     bus.handle(commands.Allocate("healthy", "LAMP", 1))
 
-    assert len(attempts) == 6  # the first try and five retries, then it stops
+    # The batch's try, then the single-event task's first try and five retries: it stops.
+    assert len(attempts) == 7
     letter = DeadLetter.objects.get()
     assert (letter.handler, letter.event_name) == ("update_read_model", "Allocated")
     assert letter.payload["orderid"] == "poison"
@@ -43,9 +45,9 @@ def test_a_retry_runs_only_the_handler_that_failed(bus, monkeypatch):
     projected: list[str] = []
     publishes: list[str] = []
 
-    def project(event: events.Event) -> None:
-        projected.append(event.name)
-        real_project(event)
+    def project(batch: list[events.Event]) -> None:
+        projected.extend(event.name for event in batch)
+        real_project(batch)
 
     def publish(channel: str, message: dict[str, object]) -> None:
         publishes.append(channel)
@@ -58,7 +60,7 @@ def test_a_retry_runs_only_the_handler_that_failed(bus, monkeypatch):
     bus.handle(commands.Allocate("o1", "LAMP", 1))
 
     assert projected == ["BatchCreated", "Allocated"]
-    assert publishes == ["line_allocated"] * 6
+    assert publishes == ["line_allocated"] * 7  # the batch, then the first try and 5 retries
     letter = DeadLetter.objects.get()
     assert (letter.handler, letter.event_name) == ("publish_allocation", "Allocated")
     assert "redis refuses line_allocated" in letter.error

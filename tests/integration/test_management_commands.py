@@ -90,4 +90,4 @@ def test_consume_events_needs_redis():
 
 
 def test_relay_outbox_reports_what_it_sent():
-    assert run("relay_outbox") == "Sent 0 event(s)\n"
+    assert run("relay_outbox") == "Sent 0 event(s); 0 not applied yet\n"

@@ -1,19 +1,26 @@
-"""The outbox relay: sends what is unsent, however old; two relays never send a row twice."""
+"""The outbox relay: sends what is unsent, in batches, however old; woken by each commit;
+two relays never send a row twice."""
 
 from __future__ import annotations
 
+import functools
+import operator
 import threading
 import time
+from collections.abc import Sequence
 from datetime import timedelta
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
 from allocation.adapters import outbox
 from allocation.adapters.outbox import StoredEvent
+from allocation.domain import events
 from allocation.models import OutboxEvent
+from allocation.relay import follow
 from allocation.tasks import relay_outbox
+from tests.waiting import wait_until
 
 # The outbox rows here are made up (no write-side state behind them): no rebuild check.
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.synthetic_events]
@@ -31,27 +38,38 @@ def unsent_events(count: int, age: timedelta) -> None:
     OutboxEvent.objects.update(created_at=timezone.now() - age)
 
 
-def test_relay_sends_old_unsent_events_and_leaves_fresh_ones_to_the_fast_path():
+def test_relay_sends_unsent_events_however_old_in_order():
     unsent_events(3, age=timedelta(days=1))  # a relay that was down for a day
-    OutboxEvent.objects.create(name="BatchCreated", sku="LAMP", version=99, payload={})
+    OutboxEvent.objects.create(name="BatchCreated", sku="LAMP", version=99, payload=created(99))
     sent: list[StoredEvent] = []
 
-    assert outbox.relay(sent.append, older_than=timedelta(seconds=5)) == 3
+    assert outbox.relay(sent.extend, older_than=timedelta(seconds=5)) == 3
     assert [s.event.version for s in sent] == [1, 2, 3]
-    assert outbox.unsent_count() == 1
+    assert outbox.unsent_count() == 1  # younger than asked
+    assert outbox.relay(sent.extend) == 1
+
+
+def test_relay_hands_events_over_in_batches_and_counts_each_send():
+    unsent_events(outbox.BATCH_SIZE * 2 + 1, age=timedelta(0))
+    messages: list[list[int]] = []
+
+    assert outbox.relay(lambda batch: messages.append([s.event.version for s in batch])) == 101
+    assert [len(m) for m in messages] == [outbox.BATCH_SIZE, outbox.BATCH_SIZE, 1]
+    assert functools.reduce(operator.iadd, messages, []) == list(range(1, 102))
+    assert set(OutboxEvent.objects.values_list("sends", flat=True)) == {1}
 
 
 def test_relay_stops_at_the_first_broker_failure_and_keeps_the_rest():
-    unsent_events(4, age=timedelta(minutes=1))
+    unsent_events(outbox.BATCH_SIZE * 3, age=timedelta(minutes=1))
     calls: list[int] = []
 
-    def flaky(stored: StoredEvent) -> None:
-        calls.append(stored.position)
-        if len(calls) == 3:
+    def flaky(batch: Sequence[StoredEvent]) -> None:
+        calls.append(len(batch))
+        if len(calls) == 2:
             raise ConnectionError("broker gone")
 
-    assert outbox.relay(flaky) == 2
-    assert outbox.unsent_count() == 2
+    assert outbox.relay(flaky) == outbox.BATCH_SIZE
+    assert outbox.unsent_count() == outbox.BATCH_SIZE * 2
 
 
 def test_the_beat_task_relays():
@@ -67,15 +85,15 @@ def test_two_relays_at_once_send_each_event_exactly_once():
     lock = threading.Lock()
     start = threading.Barrier(2)
 
-    def slow_publish(stored: StoredEvent) -> None:
+    def slow_publish(batch: Sequence[StoredEvent]) -> None:
         with lock:
-            sent.append(stored.position)
-        time.sleep(0.002)
+            sent.extend(stored.position for stored in batch)
+        time.sleep(0.002 * len(batch))
 
     def relay() -> None:
         try:
             start.wait(timeout=10)
-            outbox.relay(slow_publish, older_than=timedelta(0), batch=10)
+            outbox.relay(slow_publish, claim=10)
         finally:
             connection.close()
 
@@ -87,4 +105,34 @@ def test_two_relays_at_once_send_each_event_exactly_once():
 
     assert sorted(sent) == sorted(set(sent))  # no event sent twice
     assert len(sent) == 40
+    assert outbox.unsent_count() == 0
+
+
+@pytest.mark.postgres
+def test_a_commit_wakes_the_following_relay_at_once():
+    """The insert's NOTIFY wakes it: its timer alone (60 s here) would be far too late."""
+    sent: list[StoredEvent] = []
+    stop = threading.Event()
+    ready = threading.Event()
+
+    def run() -> None:
+        try:
+            follow(stop, sent.extend, poll=60, reconcile_every=3600, on_ready=ready.set)
+        finally:
+            connection.close()
+
+    relay = threading.Thread(target=run)
+    relay.start()
+    try:
+        assert ready.wait(timeout=10)
+        wait_until(lambda: outbox.unsent_count() == 0, what="a first, empty round")
+        for version in (1, 2):
+            with transaction.atomic():
+                outbox.store([events.BatchCreated("LAMP", version, f"b{version}", 1, None)])
+            wait_until(lambda: len(sent) == version, timeout=5, what="the relay to wake")  # noqa: B023
+    finally:
+        stop.set()
+        relay.join(timeout=10)
+    assert not relay.is_alive()
+    assert [s.event.version for s in sent] == [1, 2]
     assert outbox.unsent_count() == 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 from datetime import date
 
@@ -58,27 +59,56 @@ operations = st.lists(
 )
 
 
-def project_all(delivered: list[events.Event]) -> dict:
-    """Apply the events in a transaction that is rolled back: each example starts clean."""
+def project_all(batches: list[list[events.Event]]) -> dict:
+    """Apply the batches in a transaction that is rolled back: each example starts clean."""
     with transaction.atomic():
-        for event in delivered:
-            project(event)
+        for batch in batches:
+            project(batch)
         picture = snapshot()
         transaction.set_rollback(True)
     return picture
 
 
+def one_by_one(delivered: list[events.Event]) -> list[list[events.Event]]:
+    return [[event] for event in delivered]
+
+
 @pytest.mark.django_db
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(ops=operations, seed=st.integers(0, 2**32 - 1), duplicates=st.integers(0, 10))
-def test_duplicates_and_reordering_give_the_in_order_read_model(ops, seed, duplicates):
+@given(
+    ops=operations,
+    seed=st.integers(0, 2**32 - 1),
+    duplicates=st.integers(0, 10),
+    cuts=st.lists(st.integers(0, 40), max_size=6),
+)
+def test_duplicates_reordering_and_batching_give_the_in_order_read_model(
+    ops, seed, duplicates, cuts
+):
     in_order = history(ops)
     assume(in_order)
     shuffled = random.Random(seed)
     delivered = in_order + [shuffled.choice(in_order) for _ in range(duplicates)]
     shuffled.shuffle(delivered)
+    bounds = sorted({0, len(delivered), *(c for c in cuts if c < len(delivered))})
+    batches = [delivered[a:b] for a, b in itertools.pairwise(bounds)]
 
-    assert project_all(delivered) == project_all(in_order)
+    expected = project_all(one_by_one(in_order))
+    assert project_all(batches) == expected
+    assert expected["positions"] == [("LAMP", in_order[-1].version)]
+
+
+@pytest.mark.django_db
+def test_the_applied_position_stops_at_a_gap_until_it_is_filled():
+    in_order = history([("batch", "b1", 10, None)] + [("allocate", f"o{n}", 1) for n in range(5)])
+    lost = in_order[2]  # version 3
+    with transaction.atomic():
+        project([e for e in in_order if e is not lost])
+        assert snapshot()["positions"] == [("LAMP", 2)]
+        project([in_order[4]])  # a duplicate changes nothing
+        assert snapshot()["positions"] == [("LAMP", 2)]
+        project([lost])
+        assert snapshot()["positions"] == [("LAMP", 6)]
+        transaction.set_rollback(True)
 
 
 def test_history_helper_raises_events():

@@ -17,7 +17,7 @@ from tests.waiting import wait_until
 
 
 def make_uow(sent: list | None = None) -> DjangoUnitOfWork:
-    return DjangoUnitOfWork(publish=(sent.append if sent is not None else lambda stored: None))
+    return DjangoUnitOfWork(deliver=(sent.extend if sent is not None else lambda stored: None))
 
 
 @pytest.mark.django_db
@@ -92,7 +92,7 @@ def test_a_broker_failure_after_commit_keeps_the_write_and_leaves_the_event_unse
     def broker_down(stored: object) -> None:
         raise ConnectionError("broker down")
 
-    uow = DjangoUnitOfWork(publish=broker_down)
+    uow = DjangoUnitOfWork(deliver=broker_down)
     with uow:
         product = Product("LAMP")
         uow.products.add(product)

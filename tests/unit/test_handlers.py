@@ -1,6 +1,6 @@
 """Handlers and the message bus, bootstrapped with fakes: no database, no Redis."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import date
 from typing import Any
 
@@ -18,6 +18,7 @@ from allocation.domain.model import (
 )
 from allocation.service_layer.handlers import InvalidSku
 from allocation.service_layer.messagebus import (
+    PROJECTION,
     HandlersFailed,
     MessageBus,
     TooMuchContention,
@@ -36,6 +37,8 @@ class Outside:
         self.published: list[tuple[str, dict[str, Any]]] = []
         self.notified: list[tuple[str, str]] = []
         self.projected: list[events.Event] = []
+        self.batches: list[list[events.Event]] = []
+        self.poison: set[events.Event] = set()
 
     def publish(self, channel: str, message: dict[str, Any]) -> None:
         self.published.append((channel, message))
@@ -43,8 +46,12 @@ class Outside:
     def notify(self, subject: str, body: str) -> None:
         self.notified.append((subject, body))
 
-    def project(self, event: events.Event) -> None:
-        self.projected.append(event)
+    def project(self, batch: Sequence[events.Event]) -> None:
+        """All or nothing, like the projection's transaction."""
+        if self.poison & set(batch):
+            raise RuntimeError("cannot project this one")
+        self.batches.append(list(batch))
+        self.projected.extend(batch)
 
 
 @pytest.fixture
@@ -276,7 +283,13 @@ def bus_with(
     max_attempts: int = 5,
     backoff: Callable[[int], float] = lambda n: 0,
 ) -> MessageBus:
-    return MessageBus({commands.Allocate: handler}, {}, max_attempts=max_attempts, backoff=backoff)
+    return MessageBus(
+        {commands.Allocate: handler},
+        {},
+        projection=lambda batch: None,
+        max_attempts=max_attempts,
+        backoff=backoff,
+    )
 
 
 def test_the_bus_retries_a_command_that_lost_a_race():
@@ -396,18 +409,22 @@ def test_a_failing_handler_neither_stops_the_others_nor_hides_its_failure(uow, o
 
 
 def handler_names(bus: MessageBus, event: events.Event) -> list[str]:
-    return [handler_name(h) for h in bus.event_handlers[type(event)]]
+    return [*(handler_name(h) for h in bus.event_handlers[type(event)]), PROJECTION]
 
 
 def test_handler_names_per_event_type(bus):
     assert {e.name: handler_names(bus, e) for e in EVERY_EVENT} == {
         "BatchCreated": ["update_read_model"],
         "BatchQuantityChanged": ["update_read_model"],
-        "Allocated": ["update_read_model", "publish_allocation"],
-        "OutOfStock": ["update_read_model", "notify_out_of_stock"],
+        "Allocated": ["publish_allocation", "update_read_model"],
+        "OutOfStock": ["notify_out_of_stock", "update_read_model"],
         "Deallocated": ["update_read_model"],
         "BackorderCancelled": ["update_read_model"],
     }
+
+
+def test_every_event_type_has_its_side_effects_declared(bus):
+    assert set(bus.event_handlers) == set(events.Event.registry.values()) - {events.LineEvent}
 
 
 def test_every_handler_name_can_be_run_alone(bus, outside):
@@ -427,3 +444,34 @@ def test_a_reallocation_is_published_too(bus, uow, outside):
     for event in uow.published:
         bus.handle_event(event)
     assert [m["batchref"] for _, m in outside.published] == ["b1", "b2"]
+
+
+# -- batches: side effects per event, then one projection -----------------------------------
+
+
+def test_a_batch_runs_each_side_effect_then_projects_the_batch_once(bus, outside):
+    assert bus.handle_events(EVERY_EVENT) == {}
+    assert outside.batches == [EVERY_EVENT]
+    assert len(outside.published) == 1
+    assert len(outside.notified) == 1
+
+
+def test_a_poison_event_is_projected_alone_and_holds_back_nothing(bus, outside):
+    outside.poison = {ALLOCATED}
+    failures = bus.handle_events(EVERY_EVENT)
+    assert list(failures) == [EVERY_EVENT.index(ALLOCATED)]
+    assert list(failures[EVERY_EVENT.index(ALLOCATED)]) == [PROJECTION]
+    assert outside.projected == [e for e in EVERY_EVENT if e is not ALLOCATED]
+    assert len(outside.published) == 1  # its side effects ran before the projection
+
+
+def test_a_failing_side_effect_is_reported_for_its_event_only(uow, outside):
+    def broken_publish(channel: str, message: dict[str, Any]) -> None:
+        raise ConnectionError("redis is down")
+
+    bus = bootstrap(uow=uow, publish=broken_publish, project=outside.project)
+    failures = bus.handle_events(EVERY_EVENT)
+    assert {i: list(f) for i, f in failures.items()} == {
+        EVERY_EVENT.index(ALLOCATED): ["publish_allocation"]
+    }
+    assert outside.batches == [EVERY_EVENT]
