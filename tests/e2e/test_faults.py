@@ -26,7 +26,7 @@ from allocation.redis_consumer import consume
 from config.celery_app import app as celery_app
 from orders_read.models import EventLog
 from orders_read.rebuild import rebuild_read_model
-from tests.e2e.conftest import RedisServer, Relay, Worker
+from tests.processes import RedisServer, Relay, Worker
 from tests.read_model import snapshot
 from tests.waiting import wait_until
 
@@ -203,3 +203,27 @@ def test_redis_restart_while_consumer_and_worker_run(
     incremental = snapshot()
     rebuild_read_model()
     assert snapshot() == incremental
+
+
+def test_readyz_fails_while_the_workers_are_down_and_recovers_when_they_catch_up(
+    client, private_redis: RedisServer, worker_on, relay_on, settings
+):
+    settings.READY_MAX_READ_MODEL_LAG = 1.0
+    worker = worker_on(private_redis.url)
+    relay_on(private_redis.url)
+    with broker(private_redis.url):
+        assert post(client, "add_batch", {"ref": "b1", "sku": "LAMP", "qty": 5}).status_code == 201
+        wait_until(read_model_caught_up, what="the first event to be applied")
+        assert client.get("/readyz").status_code == 200
+
+        worker.kill()
+        assert post(client, "allocate", {"orderid": "o1", "sku": "LAMP", "qty": 1}).status_code == 202
+        not_ready = wait_until(
+            lambda: (r := client.get("/readyz")).status_code == 503 and r,
+            what="/readyz to notice the workers are gone",
+        )
+        assert "oldest event not applied" in not_ready.json()["checks"]["read_model_lag"]
+
+        worker_on(private_redis.url)
+        wait_until(lambda: client.get("/readyz").status_code == 200, what="/readyz to recover")
+    assert read_model_caught_up()

@@ -20,7 +20,7 @@ import redis
 import requests
 from django.conf import settings
 
-from tests.e2e.conftest import ROOT, RedisServer, Relay, Worker, free_port
+from tests.processes import ROOT, RedisServer, Relay, Worker, free_port
 from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from datetime import UTC, datetime, timedelta
 
 from allocation.service_layer import delivery
@@ -25,7 +25,7 @@ class Written:
     def parked(self) -> dict[str, set[int]]:
         return self.parked_versions
 
-    def oldest_written_at(self, events: dict[str, int]) -> datetime | None:
+    def oldest_written_at(self, events: Mapping[str, int]) -> datetime | None:
         """Version v of any SKU was written (100 - v) seconds ago."""
         if not events:
             return None

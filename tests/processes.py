@@ -1,0 +1,194 @@
+"""The stack's processes for end-to-end and chaos tests: each one real, killable.
+
+Workers, relays, gunicorn and consumers run on the test database as subprocesses; a
+private redis-server lets a test stop and restart (or wipe) the broker for real,
+without touching the shared one.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import redis
+from django.conf import settings
+
+from tests.waiting import wait_until
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def database_url(alias: str = "default") -> str:
+    db = settings.DATABASES[alias]
+    if db["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{db['NAME']}"
+    user = db.get("USER") or "postgres"
+    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
+    return (
+        f"postgres://{user}{password}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Process:
+    """A process of the stack on the test database, logging to ``log``; killable."""
+
+    READY = ""
+    """What the process prints once it is up."""
+
+    def __init__(self, argv: list[str], env: dict[str, str], log: Path, what: str) -> None:
+        self.log = log
+        self.process = subprocess.Popen(
+            argv, cwd=ROOT, env={**os.environ, **env}, stdout=log.open("ab"),
+            stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        wait_until(lambda: self.READY in self.output() or self.process.poll() is not None,
+                   timeout=30, what=what)  # fmt: skip
+        assert self.process.poll() is None, self.output()
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def kill(self) -> None:
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+def stack_env(broker_url: str, databases: dict[str, str] | None = None) -> dict[str, str]:
+    return {
+        **(databases or {"DATABASE_URL": database_url()}),
+        "REDIS_URL": broker_url,
+        "LOG_LEVEL": "INFO",
+    }
+
+
+class Worker(Process):
+    """A ``celery -A config worker`` process on the test database."""
+
+    READY = "ready."
+
+    def __init__(
+        self,
+        broker_url: str,
+        log: Path,
+        visibility_timeout: int = 3600,
+        databases: dict[str, str] | None = None,
+        pool: str = "solo",
+    ) -> None:
+        env = {
+            **stack_env(broker_url, databases),
+            "CELERY_VISIBILITY_TIMEOUT": str(visibility_timeout),
+            "CELERY_UNACKED_RESTORE_INTERVAL": "1",
+            "CELERY_UNACKED_RESTORE_THROTTLE": "1",
+        }
+        argv = [sys.executable, "-m", "celery", "-A", "config", "worker", f"--pool={pool}",
+                "--without-gossip", "--without-mingle", "--loglevel=INFO"]  # fmt: skip
+        super().__init__(argv, env, log, "the Celery worker to start")
+
+
+class Relay(Process):
+    """``manage.py relay_outbox --follow``: hands the outbox to the workers, reconciles."""
+
+    READY = "relay: following the outbox"
+
+    def __init__(
+        self,
+        broker_url: str,
+        log: Path,
+        databases: dict[str, str] | None = None,
+        reconcile_after: float = 10.0,
+    ) -> None:
+        env = {
+            **stack_env(broker_url, databases),
+            "RECONCILE_AFTER": str(reconcile_after),
+            "RECONCILE_EVERY": str(min(reconcile_after / 2, 5.0)),
+        }
+        argv = [sys.executable, "manage.py", "relay_outbox", "--follow"]
+        super().__init__(argv, env, log, "the relay to start")
+
+
+class RedisServer:
+    """A private redis-server, so fault tests can stop and restart the broker for real."""
+
+    def __init__(self, port: int, workdir: Path) -> None:
+        self.port = port
+        self.workdir = workdir
+        self.url = f"redis://127.0.0.1:{port}/0"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        binary = shutil.which("redis-server")
+        assert binary, "redis-server is not installed"
+        self.process = subprocess.Popen(
+            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", str(self.workdir)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        wait_until(self.ping, timeout=10, what=f"redis-server on {self.port}")
+
+    def ping(self) -> bool:
+        try:
+            return bool(redis.Redis(port=self.port, socket_connect_timeout=0.5).ping())
+        except redis.RedisError:
+            return False
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+
+
+class Gunicorn(Process):
+    """``gunicorn config.wsgi`` on a free port; its workers can be killed one by one."""
+
+    READY = "Booting worker"
+
+    def __init__(
+        self, broker_url: str, log: Path, workers: int = 2, threads: int = 4, **env: str
+    ) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        argv = [sys.executable, "-m", "gunicorn", "config.wsgi", "--bind",
+                f"127.0.0.1:{self.port}", "--workers", str(workers), "--threads", str(threads),
+                "--no-control-socket"]  # fmt: skip
+        super().__init__(argv, {**stack_env(broker_url), **env}, log, "gunicorn to start")
+
+    def worker_pids(self) -> list[int]:
+        """Its workers: the processes whose parent is the gunicorn master."""
+        children = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == self.process.pid:
+                children.append(int(stat.parent.name))
+        return sorted(children)
+
+
+class Consumer(Process):
+    """``manage.py consume_events``: Redis ``change_batch_quantity`` messages to commands."""
+
+    READY = "listening on"
+
+    def __init__(self, broker_url: str, log: Path) -> None:
+        argv = [sys.executable, "manage.py", "consume_events"]
+        super().__init__(argv, stack_env(broker_url), log, "the consumer to subscribe")
