@@ -217,7 +217,8 @@ def test_readyz_fails_while_the_workers_are_down_and_recovers_when_they_catch_up
         assert client.get("/readyz").status_code == 200
 
         worker.kill()
-        assert post(client, "allocate", {"orderid": "o1", "sku": "LAMP", "qty": 1}).status_code == 202
+        response = post(client, "allocate", {"orderid": "o1", "sku": "LAMP", "qty": 1})
+        assert response.status_code == 202
         not_ready = wait_until(
             lambda: (r := client.get("/readyz")).status_code == 503 and r,
             what="/readyz to notice the workers are gone",
