@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1:8000
 
-.PHONY: install run test lint format worker consumer benchmark clean
+.PHONY: install run test lint format worker relay consumer chaos benchmark clean
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -35,8 +35,17 @@ format: install
 worker: install
 	$(VENV)/bin/celery -A config worker --loglevel=INFO
 
+relay: install
+	$(PY) manage.py relay_outbox --follow
+
 consumer: install
 	$(PY) manage.py consume_events
+
+# The chaos test alone (PostgreSQL and Redis from DATABASE_URL / REDIS_URL), with a
+# longer load than CI's 40 s: make chaos CHAOS_SECONDS=200
+CHAOS_SECONDS ?= 200
+chaos: install
+	CHAOS_SECONDS=$(CHAOS_SECONDS) REQUIRE_SERVICES=1 $(VENV)/bin/pytest -s tests/chaos
 
 # ~3 minutes on PostgreSQL (DATABASE_URL's server, else 127.0.0.1:5432), a private
 # redis-server, gunicorn and a Celery worker; prints the table of docs/performance.md.

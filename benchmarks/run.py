@@ -116,7 +116,7 @@ class Measured:
             self.cpu[name] = self.cpu.get(name, 0.0) + seconds
 
     def cpu_per_request(self, *names: str) -> str:
-        """``web / worker / db`` CPU milliseconds per request."""
+        """``web / worker / relay / db`` CPU milliseconds per request."""
         count = self.pooled.count or 1
         return " / ".join(f"{self.cpu.get(name, 0.0) * 1000 / count:.1f}" for name in names)
 
@@ -230,16 +230,18 @@ class Benchmark:
             return "; ".join(f"{k}={v}" for k, v in session.cookies.items())
 
     def _drain(self) -> None:
-        """Wait until the worker has run every task: outbox sent, queue and unacked empty."""
+        """Wait until every event is applied and the broker holds no task."""
         broker = self.stack.broker()
         with self.stack.database.connect() as conn:
 
             def drained() -> bool:
                 self.stack.check()
-                unsent = conn.execute(
-                    "SELECT count(*) FROM allocation_outbox WHERE sent_at IS NULL"
+                behind = conn.execute(
+                    "SELECT count(*) FROM allocation_product p"
+                    " LEFT JOIN orders_read_appliedposition a ON a.sku = p.sku"
+                    " WHERE p.version_number > COALESCE(a.version, 0)"
                 ).fetchone()
-                return unsent == (0,) and broker.llen("celery") == 0 and broker.hlen("unacked") == 0
+                return behind == (0,) and broker.llen("celery") == 0 and broker.hlen("unacked") == 0
 
             wait_until(drained, self.plan.drain_timeout, "the worker to drain its queue", 0.1)
 
@@ -378,7 +380,7 @@ class Benchmark:
                 "requests",
                 "non-2xx",
                 "queries/req",
-                "CPU ms/req web / worker / db",
+                "CPU ms/req web / worker / relay / db",
             ],
         )
         for (clients, spread), m in results.items():
@@ -392,7 +394,7 @@ class Benchmark:
                 run.count,
                 describe_failures(run),
                 self.queries["allocate"],
-                m.cpu_per_request("web", "worker", "db"),
+                m.cpu_per_request("web", "worker", "relay", "db"),
             )
         hot, spread8 = results[8, "1 hot SKU"], results[8, "100 SKUs"]
         table.note(f"8 clients, hot/spread throughput: {fmt_ratio(hot.rate / spread8.rate)}")
@@ -525,7 +527,8 @@ class Benchmark:
         table.note(
             f"achieved rate {fmt_rate(run.throughput)}/s, non-2xx {describe_failures(run)},"
             f" never visible {missing}; CPU ms per allocation: web {per_event['web']:.1f},"
-            f" worker {per_event['worker']:.1f}, db {per_event['db']:.1f},"
+            f" worker {per_event['worker']:.1f}, relay {per_event['relay']:.1f},"
+            f" db {per_event['db']:.1f},"
             f" load generator and watcher {per_event['load']:.1f}"
         )
         self.report.tables.append(table)
@@ -609,7 +612,8 @@ class Benchmark:
                 str(script),
                 *database.pgbench_args(),
             ]
-            done = subprocess.run(args, capture_output=True, text=True, check=False)
+            with self.stack.pipeline_paused():
+                done = subprocess.run(args, capture_output=True, text=True, check=False)
             found = re.search(r"tps = ([\d.]+)", done.stdout)
             if done.returncode != 0 or found is None:
                 raise BenchmarkError(f"pgbench failed:\n{done.stdout}\n{done.stderr}")
@@ -621,8 +625,8 @@ class Benchmark:
         table.note(
             "the script (prepared statements): BEGIN; select product with its batches, waiting"
             " lines, the order's line; update version (checked), update batch, insert line,"
-            " insert outbox; COMMIT; then mark the outbox row sent (what one allocate sends"
-            " to PostgreSQL)"
+            " insert outbox (its trigger notifies the relay); COMMIT (what one allocate sends"
+            " to PostgreSQL); the relay and the worker are paused meanwhile"
         )
         self.report.tables.append(table)
 
@@ -640,9 +644,21 @@ class Benchmark:
         if allocate:
             non_2xx = sum(allocate[8, s].pooled.non_2xx() for s in ("100 SKUs", "1 hot SKU"))
             check("non-2xx, 8 clients (spread + hot)", "0", str(non_2xx), non_2xx == 0)
+            spread = allocate[8, "100 SKUs"]
+            floor = 1.5 * ALLOCATE_8_CLIENTS_BEFORE_PIPELINE
+            check(
+                "allocate req/s, 8 clients, 100 SKUs",
+                f">= {floor:.0f} (1.5 x {ALLOCATE_8_CLIENTS_BEFORE_PIPELINE})",
+                f"{spread.rate:.0f} ({spread.rate / ALLOCATE_8_CLIENTS_BEFORE_PIPELINE:.2f} x)",
+                spread.rate >= floor,
+            )
+            count = spread.pooled.count or 1
+            web, worker = (spread.cpu.get(k, 0.0) * 1000 / count for k in ("web", "worker"))
+            check("web CPU per allocation", "<= 2.5 ms", f"{web:.1f} ms", web <= 2.5)
+            check("worker CPU per event", "<= 0.6 ms", f"{worker:.1f} ms", worker <= 0.6)
         lag = self.report.lag_p99_ms
         if not math.isnan(lag):
-            check("projection lag p99", "<= 100 ms", f"{lag:.1f} ms", lag <= 100)
+            check("projection lag p99", "<= 50 ms", f"{lag:.1f} ms", lag <= 50)
             wanted, got = self.plan.lag_rate, self.report.lag_rate
             check(
                 "... at the steady rate asked (achieved)",
@@ -669,6 +685,10 @@ class Benchmark:
 
 
 POLL_MS = 3
+
+ALLOCATE_8_CLIENTS_BEFORE_PIPELINE = 155
+"""req/s at 8 clients over 100 SKUs before the relay left the request path (the
+2026-11-27 run in docs/performance.md): the floor of the pipeline issue is 1.5 x this."""
 
 
 class Watcher:

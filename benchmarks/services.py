@@ -168,6 +168,16 @@ class Process:
             return "(no log)"
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
 
+    @contextlib.contextmanager
+    def paused(self) -> Iterator[None]:
+        """SIGSTOP the process and its children for the block, SIGCONT after."""
+        assert self.process is not None
+        os.killpg(self.process.pid, signal.SIGSTOP)
+        try:
+            yield
+        finally:
+            os.killpg(self.process.pid, signal.SIGCONT)
+
     def stop(self, timeout: float = 10) -> None:
         if self.process is None or self.process.poll() is not None:
             return
@@ -297,6 +307,7 @@ class Stack:
         self._run("migrate", [sys.executable, "manage.py", "migrate", "--noinput"])
         self._start_gunicorn()
         self._start_celery()
+        self._spawn("relay", [sys.executable, "manage.py", "relay_outbox", "--follow"])
         wait_until(self._web_ready, timeout=30, what="gunicorn to answer")
 
     def _start_redis(self) -> None:
@@ -415,6 +426,15 @@ class Stack:
         for process in self.processes:
             process.check()
 
+    @contextlib.contextmanager
+    def pipeline_paused(self) -> Iterator[None]:
+        """The relay and the worker stopped, so that PostgreSQL alone is measured."""
+        with contextlib.ExitStack() as paused:
+            for process in self.processes:
+                if process.name in ("relay", "celery"):
+                    paused.enter_context(process.paused())
+            yield
+
     def broker(self) -> redis.Redis:
         return redis.Redis.from_url(self.redis_url)
 
@@ -465,7 +485,7 @@ class CpuMeter:
     def snapshot(self) -> CpuSnapshot:
         by_name = {p.name: p for p in self.stack.processes}
         taken: CpuSnapshot = {}
-        for name, label in (("gunicorn", "web"), ("celery", "worker")):
+        for name, label in (("gunicorn", "web"), ("celery", "worker"), ("relay", "relay")):
             process = by_name[name].process
             assert process is not None
             taken[label] = cpu_seconds(group_pids(process.pid))

@@ -34,17 +34,24 @@ def seed_history(conn: Connection, sku: str, past: int) -> None:
         )
         conn.execute(
             "INSERT INTO allocation_outbox (event_id, name, sku, version, orderid, payload,"
-            " created_at, sent_at) VALUES (gen_random_uuid(), 'BatchCreated', %s, 1, NULL,"
-            " jsonb_build_object('sku', %s::text, 'version', 1, 'ref', %s::text, 'qty', %s::int,"
-            " 'eta', NULL), now(), now())",
+            " created_at, sent_at, sends) VALUES (gen_random_uuid(), 'BatchCreated', %s, 1,"
+            " NULL, jsonb_build_object('sku', %s::text, 'version', 1, 'ref', %s::text,"
+            " 'qty', %s::int, 'eta', NULL), now(), now(), 1)",
             [sku, sku, batch, past + 1_000_000],
         )
         conn.execute(
             "INSERT INTO allocation_outbox (event_id, name, sku, version, orderid, payload,"
-            " created_at, sent_at) SELECT gen_random_uuid(), 'Allocated', %s, g + 1, 'past-' || g,"
-            " jsonb_build_object('sku', %s::text, 'version', g + 1, 'orderid', 'past-' || g,"
-            " 'qty', 1, 'batchref', %s::text), now(), now() FROM generate_series(1, %s) AS g",
+            " created_at, sent_at, sends) SELECT gen_random_uuid(), 'Allocated', %s, g + 1,"
+            " 'past-' || g, jsonb_build_object('sku', %s::text, 'version', g + 1, 'orderid',"
+            " 'past-' || g, 'qty', 1, 'batchref', %s::text), now(), now(), 1"
+            " FROM generate_series(1, %s) AS g",
             [sku, sku, batch, past],
+        )
+        # The read model is not seeded with this history: it counts as applied, so the
+        # reconciler leaves it alone (the history phase measures the write side).
+        conn.execute(
+            "INSERT INTO orders_read_appliedposition (sku, version) VALUES (%s, %s)",
+            [sku, past + 1],
         )
 
 
@@ -63,6 +70,11 @@ def seed_pgbench(conn: Connection) -> None:
             "INSERT INTO allocation_batch (reference, sku, purchased_quantity, allocated_quantity,"
             " eta) SELECT 'pgb-' || g || '-b', 'pgb-' || g, 1000000000, 0, NULL"
             " FROM generate_series(0, %s) AS g",
+            [PGBENCH_SKUS - 1],
+        )
+        conn.execute(  # seeded without events: nothing for the read model to apply
+            "INSERT INTO orders_read_appliedposition (sku, version)"
+            " SELECT 'pgb-' || g, 1 FROM generate_series(0, %s) AS g",
             [PGBENCH_SKUS - 1],
         )
 
