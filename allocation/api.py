@@ -1,4 +1,4 @@
-"""JSON command endpoints under /api (the book's contract, see ARCHITECTURE.md §4)."""
+"""JSON command endpoints under /api (the book's contract: README, "Interfaces")."""
 
 from __future__ import annotations
 

@@ -25,6 +25,7 @@ from allocation.adapters import outbox
 from allocation.models import OutboxEvent
 from allocation.service_layer.delivery import Lag
 from orders_read.models import (
+    AppliedPosition,
     BatchView,
     EventLog,
     LineStatus,
@@ -63,13 +64,10 @@ def wait_for_order(orderid: str) -> bool:
 
 
 def wait_for_sku(sku: str) -> bool:
-    """True once every event written for the SKU is projected (bounded wait)."""
+    """True once every event written for the SKU is applied (bounded wait)."""
     target = outbox.position_of_sku(sku)
-
-    def caught_up() -> bool:
-        return EventLog.objects.filter(sku=sku, version__lte=target).count() >= target
-
-    return _wait(caught_up)
+    applied = AppliedPosition.objects.filter(sku=sku, version__gte=target)
+    return target == 0 or _wait(applied.exists)
 
 
 def _wait(caught_up: Callable[[], bool]) -> bool:

@@ -1,4 +1,4 @@
-"""The JSON API contract (ARCHITECTURE.md §4), read-your-writes included."""
+"""The JSON API contract (the book's, README "Interfaces"), read-your-writes included."""
 
 from __future__ import annotations
 
