@@ -123,9 +123,7 @@ def send_events_to_workers(stored: Sequence[outbox.StoredEvent]) -> None:
     ``retry=False``: if the broker is down, fail now; the relay tries again on its
     next round instead of blocking.
     """
-    handle_events.apply_async(
-        args=([(item.event.name, item.event.to_dict()) for item in stored],), retry=False
-    )
+    handle_events.apply_async(args=([(item.name, item.payload) for item in stored],), retry=False)
 
 
 @shared_task

@@ -62,8 +62,8 @@ def project(batch: Sequence[events.Event]) -> None:
         return
     db = read_db()
     with transaction.atomic(using=db):
-        _lock(db, [f"sku:{sku}" for sku in sorted({e.sku for e in batch})])
-        _lock(db, [f"order:{o}" for o in sorted(_orderids(batch))])
+        skus, orders = sorted({e.sku for e in batch}), sorted(_orderids(batch))
+        _lock(db, [f"sku:{sku}" for sku in skus] + [f"order:{o}" for o in orders])
         touched = _Touched()
         for event in sorted(batch, key=lambda e: (e.sku, e.version)):
             if _log(db, event):

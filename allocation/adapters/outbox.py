@@ -15,8 +15,9 @@ import logging
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import reduce
+from functools import cached_property, reduce
 from operator import or_
+from typing import Any
 from uuid import UUID
 
 from django.db import transaction
@@ -35,9 +36,16 @@ BATCH_SIZE = 50
 
 @dataclass(frozen=True)
 class StoredEvent:
+    """An outbox row: its position, and the event as it travels (name and payload)."""
+
     position: int
     event_id: UUID
-    event: Event
+    name: str
+    payload: dict[str, Any]
+
+    @cached_property
+    def event(self) -> Event:
+        return Event.from_dict(self.name, self.payload)
 
 
 Publish = Callable[[Sequence[StoredEvent]], None]
@@ -63,7 +71,7 @@ def store(events: Sequence[Event]) -> list[StoredEvent]:
         )
         for record in records:
             record.id = by_uuid[record.event_id]
-    return [StoredEvent(r.id, r.event_id, e) for r, e in zip(records, events, strict=True)]
+    return [StoredEvent(r.id, r.event_id, r.name, r.payload) for r in records]
 
 
 def send(stored: Sequence[StoredEvent], publish: Publish, batch: int = BATCH_SIZE) -> int:
@@ -100,7 +108,7 @@ def relay(publish: Publish, older_than: timedelta = timedelta(0), claim: int = 5
         )
         claimed, sent = _claim_and_send(unsent, publish, claim)
         total += sent
-        if not claimed or sent < claimed:
+        if claimed < claim or sent < claimed:  # all taken, or the broker refused
             return total
 
 
@@ -125,7 +133,7 @@ def unsent_count() -> int:
 
 
 def _stored(record: OutboxEvent) -> StoredEvent:
-    return StoredEvent(record.id, record.event_id, Event.from_dict(record.name, record.payload))
+    return StoredEvent(record.id, record.event_id, record.name, record.payload)
 
 
 def stored_events() -> Iterator[StoredEvent]:
