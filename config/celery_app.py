@@ -4,6 +4,9 @@ import os
 
 from celery import Celery
 
+from config import kombu_redis
+
+kombu_redis.apply()
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 app = Celery("allocation")

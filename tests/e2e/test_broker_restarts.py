@@ -1,0 +1,72 @@
+"""Workers survive a broker that restarts with its data wiped, again and again.
+
+kombu 5.7.0 made a Celery worker exit ("Unrecoverable error: AttributeError: 'NoneType'
+object has no attribute 'hostname'") when Redis went away while a BRPOP was in flight,
+so here the worker is kept busy (a deep queue of cheap tasks) while the private
+redis-server is killed and started empty, several times. The worker must stay up,
+keep consuming, and the read model must catch up with no manual step.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+import redis
+
+from allocation.bootstrap import bootstrap
+from allocation.domain import commands
+from allocation.models import ProductRecord
+from allocation.tasks import handle_events
+from orders_read.models import AppliedPosition
+from tests.e2e.test_faults import broker
+from tests.processes import RedisServer, Relay, Worker
+from tests.waiting import wait_until
+
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.redis,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("use_broker"),
+]
+
+RESTARTS = 6
+
+
+def flood(tasks: int) -> None:
+    """Cheap tasks (empty batches) straight into the broker's queue."""
+    for _ in range(tasks):
+        handle_events.apply_async(args=([],))
+
+
+def caught_up() -> bool:
+    written = dict(ProductRecord.objects.values_list("sku", "version_number"))
+    return bool(written) and written == dict(AppliedPosition.objects.values_list("sku", "version"))
+
+
+def test_a_busy_worker_survives_repeated_broker_restarts(
+    private_redis: RedisServer, tmp_path: Path
+):
+    worker = Worker(private_redis.url, tmp_path / "worker.log", pool="threads")
+    relay = Relay(private_redis.url, tmp_path / "relay.log", reconcile_after=1)
+    try:
+        queue = redis.Redis.from_url(private_redis.url)
+        with broker(private_redis.url):
+            bus = bootstrap()
+            bus.handle(commands.CreateBatch("b1", "LAMP", 100))
+            for restart in range(RESTARTS):
+                flood(3000)
+                wait_until(lambda: queue.llen("celery") < 2900, what="the worker to consume")
+                private_redis.stop()  # SIGKILL: whatever it held is gone
+                bus.handle(commands.Allocate(f"o{restart}", "LAMP", 1))  # written meanwhile
+                time.sleep(1.0)  # the broker stays down a moment: part of the fault, not a wait
+                private_redis.start()
+                assert worker.process.poll() is None, worker.output()[-4000:]
+
+            wait_until(caught_up, timeout=60, what="the read model to apply every event")
+        assert worker.process.poll() is None, worker.output()[-4000:]
+        assert "Unrecoverable error" not in worker.output()
+    finally:
+        relay.stop()
+        worker.stop()
