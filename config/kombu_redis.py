@@ -20,10 +20,10 @@ transport is still attached. Applied only to the kombu versions known to need it
 from __future__ import annotations
 
 import logging
+from importlib import metadata
 from queue import Empty
 from typing import Any
 
-import kombu
 from kombu.transport import redis as redis_transport
 
 logger = logging.getLogger(__name__)
@@ -33,7 +33,7 @@ AFFECTED = (5, 7)
 
 def apply() -> None:
     channel: Any = redis_transport.Channel
-    version = tuple(int(part) for part in kombu.__version__.split(".")[:2])
+    version = tuple(int(part) for part in metadata.version("kombu").split(".")[:2])
     if version != AFFECTED or getattr(channel.close, "patched", False):
         return
     close = channel.close

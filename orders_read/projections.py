@@ -114,29 +114,27 @@ class _Touched:
 def advance_positions(db: str, skus: Iterable[str]) -> None:
     """Move each SKU's applied position over the contiguous logged versions after it.
 
-    One statement reads the position and the logged versions beyond it; the common
-    case, events arriving in order, advances by the batch's events in one upsert.
+    One statement for all the SKUs: numbered in order, the versions after a SKU's
+    position are contiguous exactly while ``version - row number`` equals the position,
+    and the last of those is the new position.
     """
-    for sku in sorted(skus):
-        rows = _rows(
-            db,
-            "SELECT p.version, e.version FROM (SELECT COALESCE(MAX(version), 0) AS version"
-            " FROM {position} WHERE sku = %s) p LEFT JOIN {log} e ON e.sku = %s"
-            " AND e.version > p.version ORDER BY e.version LIMIT 10000",
-            [sku, sku],
-        )
-        start = position = rows[0][0]
-        for _, version in rows:
-            if version != position + 1:
-                break
-            position = version
-        if position > start:
-            _run(
-                db,
-                "INSERT INTO {position} (sku, version) VALUES (%s, %s) ON CONFLICT (sku)"
-                " DO UPDATE SET version = excluded.version",
-                [sku, position],
-            )
+    wanted = sorted(skus)
+    if not wanted:
+        return
+    _run(
+        db,
+        "INSERT INTO {position} (sku, version) SELECT sku, last FROM ("
+        " SELECT sku, MAX(version) AS last FROM ("
+        "  SELECT e.sku, e.version, COALESCE(p.version, 0) AS start,"
+        "   e.version - ROW_NUMBER() OVER (PARTITION BY e.sku ORDER BY e.version) AS shift"
+        "  FROM {log} e LEFT JOIN {position} p ON p.sku = e.sku"
+        f"  WHERE e.sku IN ({', '.join(['%s'] * len(wanted))})"
+        "   AND e.version > COALESCE(p.version, 0)"
+        " ) runs WHERE shift = start GROUP BY sku"
+        ") advanced WHERE 1 = 1"
+        " ON CONFLICT (sku) DO UPDATE SET version = excluded.version",
+        wanted,
+    )
 
 
 def log_fields(event: events.Event) -> dict[str, Any]:
