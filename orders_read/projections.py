@@ -121,15 +121,17 @@ def advance_positions(db: str, skus: Iterable[str]) -> None:
     wanted = sorted(skus)
     if not wanted:
         return
+    asked = " UNION ALL ".join(["SELECT %s AS sku"] * len(wanted))
     _run(
         db,
         "INSERT INTO {position} (sku, version) SELECT sku, last FROM ("
         " SELECT sku, MAX(version) AS last FROM ("
-        "  SELECT e.sku, e.version, COALESCE(p.version, 0) AS start,"
-        "   e.version - ROW_NUMBER() OVER (PARTITION BY e.sku ORDER BY e.version) AS shift"
-        "  FROM {log} e LEFT JOIN {position} p ON p.sku = e.sku"
-        f"  WHERE e.sku IN ({', '.join(['%s'] * len(wanted))})"
-        "   AND e.version > COALESCE(p.version, 0)"
+        "  SELECT w.sku, e.version, w.start,"
+        "   e.version - ROW_NUMBER() OVER (PARTITION BY w.sku ORDER BY e.version) AS shift"
+        "  FROM (SELECT s.sku, COALESCE(p.version, 0) AS start"
+        f"   FROM ({asked}) s LEFT JOIN {{position}} p ON p.sku = s.sku) w"
+        # From each SKU's position on, by the log's (sku, version) index: never its history.
+        "  JOIN {log} e ON e.sku = w.sku AND e.version > w.start"
         " ) runs WHERE shift = start GROUP BY sku"
         ") advanced WHERE 1 = 1"
         " ON CONFLICT (sku) DO UPDATE SET version = excluded.version",
