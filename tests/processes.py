@@ -162,14 +162,19 @@ class Gunicorn(Process):
     READY = "Booting worker"
 
     def __init__(
-        self, broker_url: str, log: Path, workers: int = 2, threads: int = 4, **env: str
+        self,
+        broker_url: str,
+        log: Path,
+        databases: dict[str, str] | None = None,
+        workers: int = 2,
+        threads: int = 4,
     ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         argv = [sys.executable, "-m", "gunicorn", "config.wsgi", "--bind",
                 f"127.0.0.1:{self.port}", "--workers", str(workers), "--threads", str(threads),
                 "--no-control-socket"]  # fmt: skip
-        super().__init__(argv, {**stack_env(broker_url), **env}, log, "gunicorn to start")
+        super().__init__(argv, stack_env(broker_url, databases), log, "gunicorn to start")
 
     def worker_pids(self) -> list[int]:
         """Its workers: the processes whose parent is the gunicorn master."""

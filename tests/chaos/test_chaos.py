@@ -62,10 +62,14 @@ class Stack:
         self.redis = RedisServer(free_port(), tmp)
         self.redis.start()
         self.processes: list[Process] = []
-        self.workers = [self.worker() for _ in range(2)]
-        self.relay = self.start(Relay(self.redis.url, tmp / "relay.log", reconcile_after=2))
-        self.consumer = self.start(Consumer(self.redis.url, tmp / "consumer.log"))
-        self.web = self.start(Gunicorn(self.redis.url, tmp / "web.log"))
+        try:
+            self.workers = [self.worker() for _ in range(2)]
+            self.relay = self.start(Relay(self.redis.url, tmp / "relay.log", reconcile_after=2))
+            self.consumer = self.start(Consumer(self.redis.url, tmp / "consumer.log"))
+            self.web = self.start(Gunicorn(self.redis.url, tmp / "web.log"))
+        except BaseException:
+            self.stop()  # what did start, so a failed start leaves no process behind
+            raise
 
     def start(self, process: P) -> P:
         self.processes.append(process)

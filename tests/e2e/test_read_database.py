@@ -20,7 +20,7 @@ import redis
 import requests
 from django.conf import settings
 
-from tests.processes import ROOT, RedisServer, Relay, Worker, free_port
+from tests.processes import ROOT, Gunicorn, Process, RedisServer, Relay, Worker
 from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
@@ -104,22 +104,22 @@ def test_whole_pipeline_with_a_separate_read_database_and_two_workers(
     assert set(READ_TABLES) <= read_tables
     assert "allocation_product" not in read_tables
 
-    workers = [
-        Worker(private_redis.url, tmp_path / f"w{n}.log", databases=split_databases)
-        for n in range(2)
-    ]
-    relay = Relay(
-        private_redis.url, tmp_path / "relay.log", databases=split_databases, reconcile_after=1
-    )
-    port = free_port()
-    web = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{port}",
-         "--workers", "2", "--threads", "4"],
-        cwd=ROOT, env=env, stdout=(tmp_path / "web.log").open("wb"), stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    api = f"http://127.0.0.1:{port}/api"
+    started: list[Process] = []
     try:
-        wait_until(lambda: _up(f"http://127.0.0.1:{port}/healthz"), what="gunicorn to serve")
+        workers = [
+            Worker(private_redis.url, tmp_path / f"w{n}.log", databases=split_databases)
+            for n in range(2)
+        ]
+        started += workers
+        relay = Relay(
+            private_redis.url, tmp_path / "relay.log", databases=split_databases, reconcile_after=1
+        )
+        started.append(relay)
+        web = Gunicorn(private_redis.url, tmp_path / "web.log", databases=split_databases)
+        started.append(web)
+        port = web.port
+        api = f"{web.url}/api"
+        wait_until(lambda: _up(f"{web.url}/healthz"), what="gunicorn to serve")
         session = requests.Session()
         assert (
             session.post(
@@ -171,7 +171,7 @@ def test_whole_pipeline_with_a_separate_read_database_and_two_workers(
         broker = redis.Redis.from_url(private_redis.url)
         wait_until(lambda: broker.llen("celery") > 0, what="the relay to hand the events over")
         broker.flushall()
-        workers.append(
+        started.append(
             Worker(private_redis.url, tmp_path / "w-after.log", databases=split_databases)
         )
         wait_until(
@@ -187,11 +187,8 @@ def test_whole_pipeline_with_a_separate_read_database_and_two_workers(
             {"sku": "LAMP", "qty": 1, "status": "waiting", "batchref": None}
         ]
     finally:
-        web.terminate()
-        web.wait(timeout=15)
-        relay.stop()
-        for worker in workers:
-            worker.stop()
+        for process in reversed(started):
+            process.stop()
 
     incremental = read_rows(split_databases["READ_DATABASE_URL"])
     assert len(incremental["lines"]) == 35
