@@ -186,21 +186,23 @@ def _lock(db: str, keys: Sequence[str]) -> None:
 
 
 def refresh_line(db: str, orderid: str, sku: str) -> set[str]:
-    """The line's row from its newest logged event; the batches it left or joined."""
-    newest = _rows(
+    """The line's row from its newest logged event; the batches it left or joined.
+
+    One statement reads both the line's batch before and its newest event.
+    """
+    ((before, name, batchref, payload),) = _rows(
         db,
-        "SELECT name, batchref, payload FROM {log} WHERE orderid = %s AND sku = %s"
-        " ORDER BY version DESC LIMIT 1",
-        [orderid, sku],
+        "SELECT (SELECT batchref FROM {line} WHERE orderid = %s AND sku = %s),"
+        " n.name, n.batchref, n.payload FROM (SELECT 1) one LEFT JOIN"
+        " (SELECT name, batchref, payload FROM {log} WHERE orderid = %s AND sku = %s"
+        " ORDER BY version DESC LIMIT 1) n ON 1 = 1",
+        [orderid, sku, orderid, sku],
     )
-    was = _rows(db, "SELECT batchref FROM {line} WHERE orderid = %s AND sku = %s", [orderid, sku])
-    before = was[0][0] if was else None
-    status = LINE_STATUS_AFTER.get(newest[0][0]) if newest else None
+    status = LINE_STATUS_AFTER.get(name) if name else None
     if status is None:
         _run(db, "DELETE FROM {line} WHERE orderid = %s AND sku = %s", [orderid, sku])
         after = None
     else:
-        _, batchref, payload = newest[0]
         qty = (json.loads(payload) if isinstance(payload, str | bytes) else payload)["qty"]
         after = batchref if status == LineStatus.ALLOCATED else None
         _run(

@@ -19,7 +19,6 @@ from datetime import datetime, timedelta
 from functools import cached_property, reduce
 from operator import or_
 from typing import Any
-from uuid import UUID
 
 from django.db import connections, router, transaction
 from django.db.models import F, Min, Q, QuerySet
@@ -40,7 +39,6 @@ class StoredEvent:
     """An outbox row: its position, and the event as it travels (name and payload)."""
 
     position: int
-    event_id: UUID
     name: str
     payload: dict[str, Any]
 
@@ -72,7 +70,7 @@ def store(events: Sequence[Event]) -> list[StoredEvent]:
         )
         for record in records:
             record.id = by_uuid[record.event_id]
-    return [StoredEvent(r.id, r.event_id, r.name, r.payload) for r in records]
+    return [StoredEvent(r.id, r.name, r.payload) for r in records]
 
 
 def send(stored: Sequence[StoredEvent], publish: Publish) -> int:
@@ -139,7 +137,7 @@ def _claim_unsent(older_than: timedelta, limit: int) -> list[StoredEvent]:
             f"UPDATE {table} SET sent_at = %s, sends = sends + 1 WHERE id IN"
             f" (SELECT id FROM {table} WHERE sent_at IS NULL AND created_at <= %s"
             f" ORDER BY id LIMIT %s{' FOR UPDATE SKIP LOCKED' if skip_locked else ''})"
-            " RETURNING id, event_id, name, payload",
+            " RETURNING id, name, payload",
             [
                 when.get_db_prep_value(now, connection),
                 when.get_db_prep_value(now - older_than, connection),
@@ -147,10 +145,7 @@ def _claim_unsent(older_than: timedelta, limit: int) -> list[StoredEvent]:
             ],
         )
         rows = cursor.fetchall()
-    return [
-        StoredEvent(id_, UUID(str(event_id)), name, _json(payload))
-        for id_, event_id, name, payload in sorted(rows)
-    ]
+    return [StoredEvent(id_, name, _json(payload)) for id_, name, payload in sorted(rows)]
 
 
 def _publish_claimed(claimed: Sequence[StoredEvent], publish: Publish) -> int:
@@ -190,7 +185,7 @@ def unsent_count() -> int:
 
 
 def _stored(record: OutboxEvent) -> StoredEvent:
-    return StoredEvent(record.id, record.event_id, record.name, record.payload)
+    return StoredEvent(record.id, record.name, record.payload)
 
 
 def stored_events() -> Iterator[StoredEvent]:
