@@ -85,10 +85,14 @@ def _no_contended_skus(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(autouse=True)
-def _celery_in_process(request: pytest.FixtureRequest) -> Iterator[None]:
-    """Run event tasks in-process unless a test brings a real worker (``redis`` marker)."""
+def _celery_in_process(request: pytest.FixtureRequest, settings) -> Iterator[None]:
+    """Run event tasks in-process unless a test brings a real worker (``redis`` marker).
+
+    Both switches: Celery's (tasks run when sent) and the setting ``bootstrap`` reads
+    (events delivered right after commit, with no relay).
+    """
     eager = not request.node.get_closest_marker("redis")
     previous = celery_app.conf.task_always_eager
-    celery_app.conf.task_always_eager = eager
+    celery_app.conf.task_always_eager = settings.CELERY_TASK_ALWAYS_EAGER = eager
     yield
     celery_app.conf.task_always_eager = previous

@@ -13,9 +13,9 @@ from tests.processes import RedisServer, Relay, Worker, free_port
 
 
 @pytest.fixture
-def use_broker() -> None:
+def use_broker(settings) -> None:
     """Send this process's tasks to the broker (the autouse fixture restores eager)."""
-    celery_app.conf.task_always_eager = False
+    celery_app.conf.task_always_eager = settings.CELERY_TASK_ALWAYS_EAGER = False
 
 
 @pytest.fixture(scope="module")
