@@ -27,6 +27,7 @@ the log insert says in the same statement whether the event was new.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -315,8 +316,12 @@ TABLES: dict[str, type[Model]] = {
 }
 
 
+@functools.cache
 def _sql(db: str, template: str) -> str:
-    """The statement with ``{log}``, ``{line}``... replaced by the quoted table names."""
+    """The statement with ``{log}``, ``{line}``... replaced by the quoted table names.
+
+    Cached: the same few templates run for every event.
+    """
     quote = connections[db].ops.quote_name
     return template.format(**{name: quote(m._meta.db_table) for name, m in TABLES.items()})
 
