@@ -115,13 +115,15 @@ class Relay(Process):
         log: Path,
         databases: dict[str, str] | None = None,
         reconcile_after: float = 10.0,
+        metrics_port: int = 0,
     ) -> None:
         env = {
             **stack_env(broker_url, databases),
             "RECONCILE_AFTER": str(reconcile_after),
             "RECONCILE_EVERY": str(min(reconcile_after / 2, 5.0)),
         }
-        argv = [sys.executable, "manage.py", "relay_outbox", "--follow"]
+        argv = [sys.executable, "manage.py", "relay_outbox", "--follow",
+                f"--metrics-port={metrics_port}"]  # fmt: skip
         super().__init__(argv, env, log, "the relay to start")
 
 

@@ -14,9 +14,11 @@ from typing import Any
 
 import pytest
 import redis
+import requests
 from django.db import connection
 from django.test import override_settings
 from kombu import pools as kombu_pools
+from prometheus_client.parser import text_string_to_metric_families
 
 from allocation.adapters import outbox
 from allocation.bootstrap import bootstrap
@@ -26,7 +28,7 @@ from allocation.redis_consumer import consume
 from config.celery_app import app as celery_app
 from orders_read.models import EventLog
 from orders_read.rebuild import rebuild_read_model
-from tests.processes import RedisServer, Relay, Worker
+from tests.processes import RedisServer, Relay, Worker, free_port
 from tests.read_model import snapshot
 from tests.waiting import wait_until
 
@@ -78,8 +80,9 @@ def worker_on(tmp_path: Path) -> Iterator[Callable[..., Worker]]:
 def relay_on(tmp_path: Path) -> Iterator[Callable[..., Relay]]:
     started: list[Relay] = []
 
-    def start(url: str, reconcile_after: float = 10.0) -> Relay:
-        relay = Relay(url, tmp_path / f"relay{len(started)}.log", reconcile_after=reconcile_after)
+    def start(url: str, reconcile_after: float = 10.0, metrics_port: int = 0) -> Relay:
+        log = tmp_path / f"relay{len(started)}.log"
+        relay = Relay(url, log, reconcile_after=reconcile_after, metrics_port=metrics_port)
         started.append(relay)
         return relay
 
@@ -228,3 +231,20 @@ def test_readyz_fails_while_the_workers_are_down_and_recovers_when_they_catch_up
         worker_on(private_redis.url)
         wait_until(lambda: client.get("/readyz").status_code == 200, what="/readyz to recover")
     assert read_model_caught_up()
+
+
+def test_the_relay_serves_its_metrics(client, private_redis: RedisServer, worker_on, relay_on):
+    port = free_port()
+    worker_on(private_redis.url)
+    relay_on(private_redis.url, metrics_port=port)
+    with broker(private_redis.url):
+        assert post(client, "add_batch", {"ref": "b1", "sku": "LAMP", "qty": 5}).status_code == 201
+        wait_until(read_model_caught_up, what="the event to be applied")
+
+    def rounds() -> float:
+        body = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=2).text
+        families = {f.name: f for f in text_string_to_metric_families(body)}
+        samples = families["allocation_relay_round_events"].samples
+        return next(s.value for s in samples if s.name.endswith("_count"))
+
+    assert wait_until(rounds, what="the relay to count its round") >= 1
