@@ -60,6 +60,7 @@ def follow(
                 bootstrap.reconcile(send_events)
                 next_reconcile = time.monotonic() + reconcile_every
             pause = 0.0
+            listener.wait(poll, stop)
         except (DatabaseError, psycopg.Error):
             pause = min(max(pause * 2, 0.1), 5.0)
             logger.warning("relay: database unavailable; retrying in %.1fs", pause, exc_info=True)
@@ -68,8 +69,6 @@ def follow(
                 listener = None
             close_old_connections()
             stop.wait(pause)
-            continue
-        listener.wait(poll, stop)
     if listener is not None:
         listener.close()
 

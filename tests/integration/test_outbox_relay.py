@@ -136,3 +136,40 @@ def test_a_commit_wakes_the_following_relay_at_once():
     assert not relay.is_alive()
     assert [s.event.version for s in sent] == [1, 2]
     assert outbox.unsent_count() == 0
+
+
+@pytest.mark.postgres
+def test_the_following_relay_survives_losing_its_database_connections():
+    sent: list[StoredEvent] = []
+    stop = threading.Event()
+    ready = threading.Event()
+
+    def run() -> None:
+        try:
+            follow(stop, sent.extend, poll=60, reconcile_every=3600, on_ready=ready.set)
+        finally:
+            connection.close()
+
+    relay = threading.Thread(target=run)
+    relay.start()
+    try:
+        assert ready.wait(timeout=10)
+        with transaction.atomic():
+            outbox.store([events.BatchCreated("LAMP", 1, "b1", 1, None)])
+        wait_until(lambda: len(sent) == 1, timeout=5, what="the first event")
+
+        ready.clear()
+        with connection.cursor() as cursor:  # as a database restart would
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        assert ready.wait(timeout=15), "the relay did not reconnect"
+        with transaction.atomic():
+            outbox.store([events.BatchCreated("LAMP", 2, "b2", 1, None)])
+        wait_until(lambda: len(sent) == 2, timeout=10, what="the relay to go on after it")
+    finally:
+        stop.set()
+        relay.join(timeout=10)
+    assert not relay.is_alive()
+    assert [s.event.version for s in sent] == [1, 2]
