@@ -183,6 +183,7 @@ def positions_match() -> bool:
     return written == dict(AppliedPosition.objects.values_list("sku", "version"))
 
 
+@pytest.mark.timeout(SECONDS + 180)  # the load, then setup, convergence and the checks
 def test_the_read_model_converges_through_kills_and_a_wiped_broker(stack: Stack):
     setup = requests.Session()
     for sku in SKUS:
