@@ -15,14 +15,14 @@ from typing import Any
 import pytest
 import redis
 import requests
-from django.db import connection
+from django.db import connection, transaction
 from django.test import override_settings
 from kombu import pools as kombu_pools
 from prometheus_client.parser import text_string_to_metric_families
 
 from allocation.adapters import outbox
 from allocation.bootstrap import bootstrap
-from allocation.domain import commands
+from allocation.domain import commands, events
 from allocation.models import OrderLineRecord, OutboxEvent
 from allocation.redis_consumer import consume
 from config.celery_app import app as celery_app
@@ -248,3 +248,24 @@ def test_the_relay_serves_its_metrics(client, private_redis: RedisServer, worker
         return next(s.value for s in samples if s.name.endswith("_count"))
 
     assert wait_until(rounds, what="the relay to count its round") >= 1
+
+
+def test_the_relay_survives_losing_its_database_connections(private_redis: RedisServer, relay_on):
+    relay = relay_on(private_redis.url)
+    queue = redis.Redis.from_url(private_redis.url)  # no worker: sent tasks stay queued
+    with transaction.atomic():
+        outbox.store([events.BatchCreated("LAMP", 1, "b1", 1, None)])
+    wait_until(lambda: queue.llen("celery") == 1, what="the relay to send the first event")
+
+    with connection.cursor() as cursor:  # as a database restart would
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+    wait_until(
+        lambda: relay.output().count(Relay.READY) == 2, what="the relay to reconnect and listen"
+    )
+    with transaction.atomic():
+        outbox.store([events.BatchCreated("LAMP", 2, "b2", 1, None)])
+    wait_until(lambda: queue.llen("celery") == 2, what="the relay to go on after it")
+    assert relay.process.poll() is None

@@ -51,7 +51,12 @@ class Command(BaseCommand):
         follow(
             stop,
             send_events_to_workers,
-            on_ready=lambda: self.stdout.write("relay: following the outbox", ending="\n"),
+            on_ready=self._following,
             on_batch=metrics.RELAYED.observe,
         )
         self.stdout.write("relay: stopped")
+
+    def _following(self) -> None:
+        """Said each time it (re)connects and listens; flushed, for whoever watches."""
+        self.stdout.write("relay: following the outbox")
+        self.stdout.flush()
