@@ -81,7 +81,10 @@ def _database(url_var: str, default: str | None = None) -> dict[str, Any]:
         # directly and run the same few statements on every request, so PostgreSQL
         # parses and plans each once per connection: a third less database CPU per
         # allocation (docs/performance.md). DB_SERVER_SIDE_BINDING=0 behind such a pooler.
-        options: dict[str, Any] = {}
+        # Names the process in pg_stat_activity (e.g. allocation-web, allocation-relay).
+        options: dict[str, Any] = {
+            "application_name": env("DB_APPLICATION_NAME", default="allocation")
+        }
         if env.bool("DB_SERVER_SIDE_BINDING", True):
             options |= {"server_side_binding": True, "prepare_threshold": 5}
         if pool_size := env.int("DB_POOL_SIZE", 20):

@@ -116,11 +116,13 @@ class Relay(Process):
         databases: dict[str, str] | None = None,
         reconcile_after: float = 10.0,
         metrics_port: int = 0,
+        application_name: str = "allocation",
     ) -> None:
         env = {
             **stack_env(broker_url, databases),
             "RECONCILE_AFTER": str(reconcile_after),
             "RECONCILE_EVERY": str(min(reconcile_after / 2, 5.0)),
+            "DB_APPLICATION_NAME": application_name,
         }
         argv = [sys.executable, "manage.py", "relay_outbox", "--follow",
                 f"--metrics-port={metrics_port}"]  # fmt: skip

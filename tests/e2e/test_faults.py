@@ -80,9 +80,8 @@ def worker_on(tmp_path: Path) -> Iterator[Callable[..., Worker]]:
 def relay_on(tmp_path: Path) -> Iterator[Callable[..., Relay]]:
     started: list[Relay] = []
 
-    def start(url: str, reconcile_after: float = 10.0, metrics_port: int = 0) -> Relay:
-        log = tmp_path / f"relay{len(started)}.log"
-        relay = Relay(url, log, reconcile_after=reconcile_after, metrics_port=metrics_port)
+    def start(url: str, **options: Any) -> Relay:
+        relay = Relay(url, tmp_path / f"relay{len(started)}.log", **options)
         started.append(relay)
         return relay
 
@@ -129,16 +128,15 @@ def test_a_worker_killed_mid_task_is_redelivered(private_redis: RedisServer, wor
         bus.handle(commands.CreateBatch("b1", "LAMP", 60))
         for n in range(80):
             bus.handle(commands.Allocate(f"o{n}", "LAMP", 1))
-        # Started after the writes, so it has a backlog however fast it works; the
-        # reconciler waits long enough to leave the redelivery to the broker.
-        relay_on(private_redis.url, reconcile_after=120)
+        # The worker is up but frozen before the relay hands it anything, then runs in
+        # tiny steps until it is caught holding a task (a batch takes far longer than a
+        # step). The reconciler waits long enough to leave the redelivery to the broker.
         first = worker_on(private_redis.url, visibility_timeout=2)
-        wait_until(lambda: EventLog.objects.count() >= 5, what="the worker to get going")
-
-        # Freeze it, then let it run in tiny steps until it is caught holding a task.
-        broker_redis = redis.Redis.from_url(private_redis.url)
         first.process.send_signal(signal.SIGSTOP)
-        for _ in range(1000):
+        relay_on(private_redis.url, reconcile_after=120)
+        broker_redis = redis.Redis.from_url(private_redis.url)
+        wait_until(lambda: outbox.unsent_count() == 0, what="the relay to hand every event over")
+        for _ in range(5000):
             if broker_redis.hlen("unacked"):
                 break
             first.process.send_signal(signal.SIGCONT)
@@ -251,16 +249,16 @@ def test_the_relay_serves_its_metrics(client, private_redis: RedisServer, worker
 
 
 def test_the_relay_survives_losing_its_database_connections(private_redis: RedisServer, relay_on):
-    relay = relay_on(private_redis.url)
+    relay = relay_on(private_redis.url, application_name="relay-under-test")
     queue = redis.Redis.from_url(private_redis.url)  # no worker: sent tasks stay queued
     with transaction.atomic():
         outbox.store([events.BatchCreated("LAMP", 1, "b1", 1, None)])
     wait_until(lambda: queue.llen("celery") == 1, what="the relay to send the first event")
 
-    with connection.cursor() as cursor:  # as a database restart would
+    with connection.cursor() as cursor:  # its connections go, as in a database restart
         cursor.execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            " WHERE application_name = 'relay-under-test'"
         )
     wait_until(
         lambda: relay.output().count(Relay.READY) == 2, what="the relay to reconnect and listen"
