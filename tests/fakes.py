@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from allocation.adapters.repository import AbstractProductRepository
 from allocation.domain.events import Event
 from allocation.domain.model import Product
-from allocation.service_layer.unit_of_work import AbstractUnitOfWork
+from allocation.service_layer.unit_of_work import AbstractProductRepository, AbstractUnitOfWork
 
 
 class FakeRepository(AbstractProductRepository):

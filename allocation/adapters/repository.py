@@ -1,14 +1,12 @@
-"""Repositories: load and save Product aggregates.
+"""The product repository over Django's ORM (its port: ``service_layer.unit_of_work``).
 
-The abstract repository tracks every product it hands out (``seen``), so the Unit of
-Work can save them and collect their events. The Django repository loads only what a
-decision needs (batches with their allocated totals and the waiting lines) and fetches
-single allocations lazily; saving checks the version read at load time.
+It loads only what a decision needs (batches with their allocated totals and the
+waiting lines) and fetches single allocations lazily; saving checks the version read
+at load time.
 """
 
 from __future__ import annotations
 
-import abc
 import time
 from collections.abc import Callable, Iterator
 
@@ -16,46 +14,7 @@ from django.db import IntegrityError
 
 from allocation.domain.model import Allocation, Backorder, Batch, LineState, OrderLine, Product
 from allocation.models import BatchRecord, OrderLineRecord, ProductRecord
-
-
-class ConcurrencyError(Exception):
-    """Another transaction changed the product since we read it; the bus retries."""
-
-
-class AbstractProductRepository(abc.ABC):
-    def __init__(self) -> None:
-        self.seen: set[Product] = set()
-
-    def add(self, product: Product) -> None:
-        self._add(product)
-        self.seen.add(product)
-
-    def get(self, sku: str) -> Product | None:
-        """The product, or None; within one Unit of Work, always the same instance."""
-        known = next((p for p in self.seen if p.sku == sku), None)
-        return known or self._track(self._get(sku))
-
-    def get_by_batchref(self, ref: str) -> Product | None:
-        known = next((p for p in self.seen if p.batch(ref) is not None), None)
-        return known or self._track(self._get_by_batchref(ref))
-
-    def _track(self, product: Product | None) -> Product | None:
-        if product is not None:
-            self.seen.add(product)
-        return product
-
-    @abc.abstractmethod
-    def _add(self, product: Product) -> None: ...
-
-    @abc.abstractmethod
-    def _get(self, sku: str) -> Product | None: ...
-
-    @abc.abstractmethod
-    def _get_by_batchref(self, ref: str) -> Product | None: ...
-
-    @abc.abstractmethod
-    def save(self, product: Product) -> None:
-        """Persist the product's changes; raise ConcurrencyError if it changed meanwhile."""
+from allocation.service_layer.unit_of_work import AbstractProductRepository, ConcurrencyError
 
 
 class StoredAllocations:

@@ -26,9 +26,9 @@ import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
-from allocation.adapters.repository import ConcurrencyError
 from allocation.domain.commands import Command
 from allocation.domain.events import Event
+from allocation.service_layer.unit_of_work import ConcurrencyError
 
 logger = logging.getLogger(__name__)
 

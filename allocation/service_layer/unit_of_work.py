@@ -1,7 +1,12 @@
-"""Units of Work: one atomic change to the write side, and the events it raised.
+"""The ports a handler works through: a Unit of Work and its product repository.
 
-A UoW is created per request, task or command (never shared between threads). Leaving
-the ``with`` block without ``commit()`` rolls back, and so does any exception.
+A UoW is one atomic change to the write side and the events it raised. It is created
+per request, task or command (never shared between threads). Leaving the ``with``
+block without ``commit()`` rolls back, and so does any exception.
+
+The repository tracks every product it hands out (``seen``), so the Unit of Work can
+save them and collect their events. Adapters implement both (``allocation.adapters``);
+tests use fakes (``tests/fakes.py``).
 """
 
 from __future__ import annotations
@@ -10,11 +15,48 @@ import abc
 from types import TracebackType
 from typing import Self
 
-from django.db import transaction
-
-from allocation.adapters import outbox
-from allocation.adapters.repository import AbstractProductRepository, DjangoProductRepository
 from allocation.domain.events import Event
+from allocation.domain.model import Product
+
+
+class ConcurrencyError(Exception):
+    """Another transaction changed the product since we read it; the bus retries."""
+
+
+class AbstractProductRepository(abc.ABC):
+    def __init__(self) -> None:
+        self.seen: set[Product] = set()
+
+    def add(self, product: Product) -> None:
+        self._add(product)
+        self.seen.add(product)
+
+    def get(self, sku: str) -> Product | None:
+        """The product, or None; within one Unit of Work, always the same instance."""
+        known = next((p for p in self.seen if p.sku == sku), None)
+        return known or self._track(self._get(sku))
+
+    def get_by_batchref(self, ref: str) -> Product | None:
+        known = next((p for p in self.seen if p.batch(ref) is not None), None)
+        return known or self._track(self._get_by_batchref(ref))
+
+    def _track(self, product: Product | None) -> Product | None:
+        if product is not None:
+            self.seen.add(product)
+        return product
+
+    @abc.abstractmethod
+    def _add(self, product: Product) -> None: ...
+
+    @abc.abstractmethod
+    def _get(self, sku: str) -> Product | None: ...
+
+    @abc.abstractmethod
+    def _get_by_batchref(self, ref: str) -> Product | None: ...
+
+    @abc.abstractmethod
+    def save(self, product: Product) -> None:
+        """Persist the product's changes; raise ConcurrencyError if it changed meanwhile."""
 
 
 class AbstractUnitOfWork(abc.ABC):
@@ -45,45 +87,3 @@ class AbstractUnitOfWork(abc.ABC):
 
     @abc.abstractmethod
     def rollback(self) -> None: ...
-
-
-class DjangoUnitOfWork(AbstractUnitOfWork):
-    """Owns ``transaction.atomic()``: nothing else on the write side opens transactions.
-
-    ``deliver``, when given, hands the stored events over right after the commit (the
-    embedded setup, with no relay). Otherwise the outbox rows are all a commit leaves,
-    and the relay picks them up.
-    """
-
-    def __init__(self, deliver: outbox.Publish | None = None) -> None:
-        self._deliver = deliver
-        self._atomic: transaction.Atomic | None = None
-        self._committed = False
-
-    def __enter__(self) -> Self:
-        self.products = DjangoProductRepository()
-        self._committed = False
-        self._atomic = transaction.atomic()
-        self._atomic.__enter__()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        assert self._atomic is not None, "UoW used outside its with-block"
-        if exc_type is None and not self._committed:
-            self.rollback()
-        self._atomic.__exit__(exc_type, exc, tb)
-        self._atomic = None
-
-    def _commit(self, new_events: list[Event]) -> None:
-        stored = outbox.store(new_events)
-        if self._deliver is not None:
-            outbox.send_after_commit(stored, self._deliver)
-        self._committed = True
-
-    def rollback(self) -> None:
-        transaction.set_rollback(True)

@@ -6,13 +6,10 @@ from datetime import date
 
 import pytest
 
-from allocation.adapters.repository import (
-    ConcurrencyError,
-    ContendedSkus,
-    DjangoProductRepository,
-)
+from allocation.adapters.repository import ContendedSkus, DjangoProductRepository
 from allocation.domain.model import Allocation, Batch, OrderLine, Product
 from allocation.models import BatchRecord, OrderLineRecord, ProductRecord
+from allocation.service_layer.unit_of_work import ConcurrencyError
 from tests.factories import BatchRecordFactory, OrderLineRecordFactory, ProductRecordFactory
 
 pytestmark = pytest.mark.django_db

@@ -8,10 +8,11 @@ from collections.abc import Callable
 import pytest
 from django.db import connection, transaction
 
-from allocation.adapters.repository import ConcurrencyError, DjangoProductRepository
+from allocation.adapters.repository import DjangoProductRepository
+from allocation.adapters.unit_of_work import DjangoUnitOfWork
 from allocation.domain.model import OrderLine, Product
 from allocation.models import BatchRecord, OrderLineRecord, OutboxEvent, ProductRecord
-from allocation.service_layer.unit_of_work import DjangoUnitOfWork
+from allocation.service_layer.unit_of_work import ConcurrencyError
 from tests.factories import BatchRecordFactory, ProductRecordFactory
 from tests.waiting import wait_until
 

@@ -6,7 +6,6 @@ from typing import Any
 
 import pytest
 
-from allocation.adapters.repository import ConcurrencyError
 from allocation.bootstrap import bootstrap
 from allocation.domain import commands, events
 from allocation.domain.model import (
@@ -25,6 +24,7 @@ from allocation.service_layer.messagebus import (
     handler_name,
     jittered_backoff,
 )
+from allocation.service_layer.unit_of_work import ConcurrencyError
 from tests.fakes import FakeUnitOfWork
 
 ETA = date(2024, 6, 1)

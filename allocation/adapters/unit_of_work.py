@@ -1,0 +1,55 @@
+"""The Unit of Work over Django's ORM: one ``transaction.atomic()`` per change."""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Self
+
+from django.db import transaction
+
+from allocation.adapters import outbox
+from allocation.adapters.repository import DjangoProductRepository
+from allocation.domain.events import Event
+from allocation.service_layer.unit_of_work import AbstractUnitOfWork
+
+
+class DjangoUnitOfWork(AbstractUnitOfWork):
+    """Owns ``transaction.atomic()``: nothing else on the write side opens transactions.
+
+    ``deliver``, when given, hands the stored events over right after the commit (the
+    embedded setup, with no relay). Otherwise the outbox rows are all a commit leaves,
+    and the relay picks them up.
+    """
+
+    def __init__(self, deliver: outbox.Publish | None = None) -> None:
+        self._deliver = deliver
+        self._atomic: transaction.Atomic | None = None
+        self._committed = False
+
+    def __enter__(self) -> Self:
+        self.products = DjangoProductRepository()
+        self._committed = False
+        self._atomic = transaction.atomic()
+        self._atomic.__enter__()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        assert self._atomic is not None, "UoW used outside its with-block"
+        if exc_type is None and not self._committed:
+            self.rollback()
+        self._atomic.__exit__(exc_type, exc, tb)
+        self._atomic = None
+
+    def _commit(self, new_events: list[Event]) -> None:
+        stored = outbox.store(new_events)
+        if self._deliver is not None:
+            outbox.send_after_commit(stored, self._deliver)
+        self._committed = True
+
+    def rollback(self) -> None:
+        transaction.set_rollback(True)
