@@ -20,10 +20,10 @@ from django.utils import timezone
 
 from allocation.adapters import metrics, notifications, outbox, redis_publisher
 from allocation.adapters.unit_of_work import DjangoUnitOfWork
+from allocation.adapters.workers import send_events_to_workers
 from allocation.service_layer import delivery, handlers
 from allocation.service_layer.messagebus import MessageBus, Projection
 from allocation.service_layer.unit_of_work import AbstractUnitOfWork
-from allocation.tasks import send_events_to_workers
 from orders_read import projections, tracking
 
 

@@ -4,7 +4,7 @@ import os
 
 from celery import Celery
 
-from config import kombu_redis
+from allocation.adapters import kombu_redis
 
 kombu_redis.apply()
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")

@@ -34,6 +34,6 @@ API_REQUIRE_TOKEN = True
 
 LOGGING = {
     **LOGGING,
-    "formatters": {"json": {"()": "config.logs.JsonFormatter"}},
+    "formatters": {"json": {"()": "allocation.entrypoints.web.logs.JsonFormatter"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "json"}},
 }

@@ -29,15 +29,15 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
-    "config.apps.ProjectConfig",
     "allocation",
     "orders_read",
+    "allocation.entrypoints",
 ]
 
 MIDDLEWARE = [
-    "config.middleware.RequestMetricsMiddleware",
+    "allocation.entrypoints.web.middleware.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    "config.middleware.RejectNulMiddleware",
+    "allocation.entrypoints.web.middleware.RejectNulMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -45,7 +45,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "config.middleware.DatabaseUnavailableMiddleware",
+    "allocation.entrypoints.web.middleware.DatabaseUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -128,13 +128,14 @@ STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 
-# Failed logins allowed per window (seconds) before the form answers 429 (config.login).
+# Failed logins allowed per window (seconds) before the form answers 429
+# (allocation.entrypoints.web.login).
 LOGIN_FAILURE_WINDOW = env.int("LOGIN_FAILURE_WINDOW", default=15 * 60)
 LOGIN_FAILURES_PER_USER = env.int("LOGIN_FAILURES_PER_USER", default=5)
 LOGIN_FAILURES_PER_ADDRESS = env.int("LOGIN_FAILURES_PER_ADDRESS", default=30)
 
 # Users and their permissions from the cache (AUTH_CACHE_TIMEOUT, with Redis below).
-AUTHENTICATION_BACKENDS = ["config.auth.CachedModelBackend"]
+AUTHENTICATION_BACKENDS = ["allocation.entrypoints.web.auth.CachedModelBackend"]
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard"
@@ -145,17 +146,18 @@ REDIS_URL: str = env("REDIS_URL", default="")
 # Shared by every process when Redis is there (login throttling counts across workers).
 CACHES = {
     "default": (
-        {"BACKEND": "config.cache.RedisCache", "LOCATION": REDIS_URL}
+        {"BACKEND": "allocation.entrypoints.web.cache.RedisCache", "LOCATION": REDIS_URL}
         if REDIS_URL
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
     )
 }
 # Who is asking costs no query with Redis: sessions are read from it (written through
 # to the database, which keeps them if Redis is flushed), and so are the user and its
-# permissions (config.auth), for AUTH_CACHE_TIMEOUT seconds at most; entries are deleted
-# when users, groups or permissions change. Without Redis the cache is each process's
-# own memory, which another gunicorn worker's logout or revoked permission would not
-# reach: sessions stay in the database alone and users are not cached (0 = off).
+# permissions (allocation.entrypoints.web.auth), for AUTH_CACHE_TIMEOUT seconds at most;
+# entries are deleted when users, groups or permissions change. Without Redis the cache
+# is each process's own memory, which another gunicorn worker's logout or revoked
+# permission would not reach: sessions stay in the database alone and users are not
+# cached (0 = off).
 SESSION_ENGINE = (
     "django.contrib.sessions.backends.cached_db"
     if REDIS_URL

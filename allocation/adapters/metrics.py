@@ -1,10 +1,11 @@
 """Prometheus metrics: the counters every process keeps, and how to serve them.
 
-Web processes serve them at ``/metrics`` (``config.health``), together with the event
-pipeline's state, read from the databases at each scrape. The relay serves its own on
-``relay_outbox --follow --metrics-port N``. With several gunicorn workers, set
-``PROMETHEUS_MULTIPROC_DIR`` to an empty directory shared by them (prometheus-client's
-multiprocess mode) so that a scrape sums all workers instead of sampling one.
+Web processes serve them at ``/metrics`` (``allocation.entrypoints.web.health``),
+together with the event pipeline's state, read from the databases at each scrape. The
+relay serves its own on ``relay_outbox --follow --metrics-port N``. With several
+gunicorn workers, set ``PROMETHEUS_MULTIPROC_DIR`` to an empty directory shared by them
+(prometheus-client's multiprocess mode) so that a scrape sums all workers instead of
+sampling one.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ jittered backoff, and each attempt starts a fresh transaction.
 
 Events are not handled here after a command: the Unit of Work stores them in the
 outbox, the relay hands them to Celery in batches, and a task
-(``allocation.tasks.handle_events``) gives each batch to this bus in a worker, so a slow
+(``allocation.entrypoints.tasks.handle_events``) gives each batch to this bus in a worker, so a slow
 or failing handler never delays or breaks the command that raised the event.
 
 There an event's side effects (publishing, notifying) run first, each on its own,

@@ -17,8 +17,8 @@ import redis
 
 from allocation.bootstrap import bootstrap
 from allocation.domain import commands
+from allocation.entrypoints.tasks import handle_events
 from allocation.models import ProductRecord
-from allocation.tasks import handle_events
 from orders_read.models import AppliedPosition
 from tests.e2e.test_faults import broker
 from tests.processes import RedisServer, Relay, Worker

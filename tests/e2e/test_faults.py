@@ -23,8 +23,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from allocation.adapters import outbox
 from allocation.bootstrap import bootstrap
 from allocation.domain import commands, events
+from allocation.entrypoints.redis_consumer import consume
 from allocation.models import OrderLineRecord, OutboxEvent
-from allocation.redis_consumer import consume
 from config.celery_app import app as celery_app
 from orders_read.models import EventLog
 from orders_read.rebuild import rebuild_read_model

@@ -11,7 +11,7 @@ import redis
 from django.conf import settings
 from django.db import connection
 
-from allocation.redis_consumer import consume
+from allocation.entrypoints.redis_consumer import consume
 from orders_read.rebuild import rebuild_read_model
 from tests.read_model import snapshot
 from tests.waiting import wait_until

@@ -161,7 +161,8 @@ def test_contention_becomes_an_admin_error_not_a_500(client, staff, stock, monke
         raise TooMuchContention("The product is busy: retry")
 
     monkeypatch.setattr(
-        "allocation.admin.bootstrap", lambda: type("Bus", (), {"handle": staticmethod(busy)})
+        "allocation.entrypoints.admin.write_side.bootstrap",
+        lambda: type("Bus", (), {"handle": staticmethod(busy)}),
     )
     batch = BatchRecord.objects.get(reference="b-wh")
     before = write_counts()
@@ -187,7 +188,8 @@ def test_deallocate_action_reports_domain_errors(client, staff, stock, monkeypat
         raise UnknownLine(f"Order {command.orderid} has no line for sku {command.sku}")
 
     monkeypatch.setattr(
-        "allocation.admin.bootstrap", lambda: type("Bus", (), {"handle": staticmethod(refuse)})
+        "allocation.entrypoints.admin.write_side.bootstrap",
+        lambda: type("Bus", (), {"handle": staticmethod(refuse)}),
     )
     pk = OrderLineRecord.objects.get(orderid="o1").pk
     data = {"action": "deallocate", "_selected_action": [pk], "index": 0}

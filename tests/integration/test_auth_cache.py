@@ -17,7 +17,7 @@ from django.db import connection, transaction
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
-from config.auth import CachedModelBackend, cache_key
+from allocation.entrypoints.web.auth import CachedModelBackend, cache_key
 
 pytestmark = pytest.mark.django_db
 

@@ -68,7 +68,7 @@ def test_a_retry_runs_only_the_handler_that_failed(bus, monkeypatch):
 
 
 def test_an_event_that_cannot_be_read_is_parked_for_every_handler(bus):
-    from allocation.tasks import handle_event
+    from allocation.entrypoints.tasks import handle_event
 
     handle_event.delay("Allocated", {"sku": "LAMP", "version": 1, "orderid": "o1"})
 

@@ -13,8 +13,8 @@ import pytest
 from django.db.models import Model
 
 from allocation.adapters import outbox
+from allocation.adapters.workers import send_events_to_workers
 from allocation.domain import commands
-from allocation.tasks import send_events_to_workers
 from orders_read import queries
 from orders_read.models import BatchView, EventLog, OrderLineView, OrderView
 

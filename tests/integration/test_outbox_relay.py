@@ -17,9 +17,9 @@ from django.utils import timezone
 from allocation.adapters import outbox
 from allocation.adapters.outbox import StoredEvent
 from allocation.domain import events
+from allocation.entrypoints.relay import follow
+from allocation.entrypoints.tasks import relay_outbox
 from allocation.models import OutboxEvent
-from allocation.relay import follow
-from allocation.tasks import relay_outbox
 from tests.waiting import wait_until
 
 # The outbox rows here are made up (no write-side state behind them): no rebuild check.

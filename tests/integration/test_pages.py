@@ -15,9 +15,9 @@ from django.urls import reverse
 from django.views.defaults import server_error
 
 from allocation.adapters import outbox
+from allocation.adapters.workers import send_events_to_workers
 from allocation.bootstrap import bootstrap
 from allocation.domain import commands
-from allocation.tasks import send_events_to_workers
 from orders_read.models import (
     BatchView,
     EventLog,

@@ -13,7 +13,10 @@ pytestmark = pytest.mark.redis
 @pytest.fixture
 def redis_cache(settings):
     settings.CACHES = {
-        "default": {"BACKEND": "config.cache.RedisCache", "LOCATION": settings.REDIS_URL},
+        "default": {
+            "BACKEND": "allocation.entrypoints.web.cache.RedisCache",
+            "LOCATION": settings.REDIS_URL,
+        },
     }
     return caches["default"]
 

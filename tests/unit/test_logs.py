@@ -6,7 +6,7 @@ import json
 import logging
 import sys
 
-from config.logs import JsonFormatter
+from allocation.entrypoints.web.logs import JsonFormatter
 
 
 def test_a_record_becomes_one_json_line_with_its_extras():

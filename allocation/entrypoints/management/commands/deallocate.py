@@ -3,7 +3,7 @@ from typing import Any
 from django.core.management.base import CommandParser
 
 from allocation.domain.commands import Deallocate
-from allocation.management.bus_command import BusCommand, text
+from allocation.entrypoints.management.bus_command import BusCommand, text
 
 
 class Command(BusCommand):

@@ -15,9 +15,9 @@ from typing import Any
 
 import redis
 
-from allocation import entrypoints
 from allocation.bootstrap import bootstrap
 from allocation.domain.commands import ChangeBatchQuantity
+from allocation.entrypoints import inputs
 from allocation.service_layer.messagebus import MessageBus
 
 logger = logging.getLogger(__name__)
@@ -26,7 +26,7 @@ CHANNEL = "change_batch_quantity"
 BAD_MESSAGE: tuple[type[Exception], ...] = (
     ValueError,
     UnicodeDecodeError,
-    *entrypoints.CLIENT_ERRORS,
+    *inputs.CLIENT_ERRORS,
 )
 
 
@@ -35,10 +35,10 @@ def handle_message(data: bytes | str, bus: MessageBus) -> bool:
     try:
         body = json.loads(data)
         if not isinstance(body, dict):
-            raise entrypoints.BadInput("message must be a JSON object")
+            raise inputs.BadInput("message must be a JSON object")
         command = ChangeBatchQuantity(
-            ref=entrypoints.text(body, "batchref"),
-            qty=entrypoints.quantity(body, "qty", minimum=0),
+            ref=inputs.text(body, "batchref"),
+            qty=inputs.quantity(body, "qty", minimum=0),
         )
         bus.handle(command)
     except BAD_MESSAGE as error:

@@ -8,7 +8,7 @@ from functools import wraps
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.http import require_GET
 
-from allocation.entrypoints import BadInput, identifier
+from allocation.entrypoints.inputs import BadInput, identifier
 from orders_read import queries
 
 STALE_HEADER = "X-Read-Model-Stale"

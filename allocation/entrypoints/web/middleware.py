@@ -63,7 +63,7 @@ class RejectNulMiddleware:
     """A NUL in the path or query string is a 400: no database can store or compare it.
 
     (Form fields already refuse NUL through Django's validators, and JSON fields through
-    ``allocation.entrypoints``.)
+    ``allocation.entrypoints.inputs``.)
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:

@@ -144,7 +144,7 @@ def _links_changed(
 
 
 def connect_invalidation() -> None:
-    uid = "config.auth"
+    uid = "allocation.entrypoints.web.auth"
     for signal in (post_save, post_delete):
         signal.connect(_user_saved_or_deleted, sender=UserModel, dispatch_uid=uid)
     for grant in (Group, Permission):

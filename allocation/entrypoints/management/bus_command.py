@@ -8,9 +8,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from allocation import entrypoints
 from allocation.bootstrap import bootstrap
 from allocation.domain.commands import Command
+from allocation.entrypoints import inputs
 
 
 def positive_int(value: str) -> int:
@@ -39,7 +39,7 @@ def iso_date(value: str) -> date:
 
 
 def text(value: str) -> str:
-    if not value.strip() or len(value) > entrypoints.MAX_TEXT or value != value.strip():
+    if not value.strip() or len(value) > inputs.MAX_TEXT or value != value.strip():
         raise argparse.ArgumentTypeError("must be 1 to 255 characters, no outer spaces")
     return value
 
@@ -57,5 +57,5 @@ class BusCommand(BaseCommand):
     def dispatch(self, command: Command) -> Any:
         try:
             return bootstrap().handle(command)
-        except entrypoints.CLIENT_ERRORS as error:
+        except inputs.CLIENT_ERRORS as error:
             raise CommandError(str(error)) from error

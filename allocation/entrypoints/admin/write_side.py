@@ -16,11 +16,13 @@ from django.db.models import Model, QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
-from allocation import entrypoints
 from allocation.bootstrap import bootstrap
 from allocation.domain import commands
 from allocation.domain.model import DuplicateBatch, InvalidQuantity, UnknownBatch
-from allocation.forms import MAX_QTY
+from allocation.entrypoints import inputs
+from allocation.entrypoints.admin.read_side import ReadOnlyAdmin
+from allocation.entrypoints.forms import MAX_QTY
+from allocation.entrypoints.tasks import handle_event
 from allocation.models import (
     ApiToken,
     BatchRecord,
@@ -29,7 +31,6 @@ from allocation.models import (
     OutboxEvent,
     ProductRecord,
 )
-from orders_read.admin import ReadOnlyAdmin
 
 if TYPE_CHECKING:
     BatchModelForm = forms.ModelForm[BatchRecord]
@@ -59,7 +60,7 @@ class BatchCommandForm(BatchModelForm):
         if not self.errors and self.has_changed():
             try:
                 bootstrap().handle(self.command())
-            except entrypoints.CLIENT_ERRORS as error:
+            except inputs.CLIENT_ERRORS as error:
                 field = next(
                     (f for t, f in self.error_fields.items() if isinstance(error, t)), None
                 )
@@ -71,7 +72,7 @@ class BatchCommandForm(BatchModelForm):
 
 
 class AddBatchForm(BatchCommandForm):
-    sku = forms.CharField(label="SKU", max_length=entrypoints.MAX_TEXT)
+    sku = forms.CharField(label="SKU", max_length=inputs.MAX_TEXT)
     error_fields = {DuplicateBatch: "reference", InvalidQuantity: "purchased_quantity"}
 
     class Meta:
@@ -198,7 +199,7 @@ class AllocationAdmin(LineModelAdmin):
         for orderid, sku in queryset.values_list("orderid", "product_id"):
             try:
                 bus.handle(commands.Deallocate(orderid, sku))
-            except entrypoints.CLIENT_ERRORS as error:
+            except inputs.CLIENT_ERRORS as error:
                 self.message_user(
                     request, f"Could not deallocate {orderid} / {sku}: {error}", messages.ERROR
                 )
@@ -258,7 +259,6 @@ class DeadLetterAdmin(ReadOnlyAdmin):
 
     @admin.action(description="Replay the selected events", permissions=["replay"])
     def replay(self, request: HttpRequest, queryset: QuerySet[DeadLetter]) -> None:
-        from allocation.tasks import handle_event
 
         replayed = 0
         for letter in queryset.filter(replayed_at=None):

@@ -12,10 +12,10 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from allocation import entrypoints
 from allocation.adapters import tokens
 from allocation.bootstrap import bootstrap
 from allocation.domain import commands
+from allocation.entrypoints import inputs
 
 JsonView = Callable[[dict[str, Any]], JsonResponse]
 
@@ -66,19 +66,19 @@ def _run(view: JsonView, request: HttpRequest) -> JsonResponse:
         return message("The body must be a JSON object", 400)
     try:
         return view(body)
-    except entrypoints.CONFLICTS as error:
+    except inputs.CONFLICTS as error:
         return message(str(error), 409)
-    except entrypoints.CLIENT_ERRORS as error:
+    except inputs.CLIENT_ERRORS as error:
         return message(str(error), 400)
 
 
 @json_command("allocation.create_batch")
 def add_batch(body: dict[str, Any]) -> JsonResponse:
     command = commands.CreateBatch(
-        ref=entrypoints.text(body, "ref"),
-        sku=entrypoints.text(body, "sku"),
-        qty=entrypoints.quantity(body, "qty"),
-        eta=entrypoints.optional_date(body, "eta"),
+        ref=inputs.text(body, "ref"),
+        sku=inputs.text(body, "sku"),
+        qty=inputs.quantity(body, "qty"),
+        eta=inputs.optional_date(body, "eta"),
     )
     bootstrap().handle(command)
     return JsonResponse({"ref": command.ref}, status=201)
@@ -87,9 +87,9 @@ def add_batch(body: dict[str, Any]) -> JsonResponse:
 @json_command("allocation.allocate_line")
 def allocate(body: dict[str, Any]) -> JsonResponse:
     command = commands.Allocate(
-        orderid=entrypoints.text(body, "orderid"),
-        sku=entrypoints.text(body, "sku"),
-        qty=entrypoints.quantity(body, "qty"),
+        orderid=inputs.text(body, "orderid"),
+        sku=inputs.text(body, "sku"),
+        qty=inputs.quantity(body, "qty"),
     )
     batchref = bootstrap().handle(command)
     status = "allocated" if batchref else "waiting"
@@ -99,7 +99,7 @@ def allocate(body: dict[str, Any]) -> JsonResponse:
 @json_command("allocation.deallocate_line")
 def deallocate(body: dict[str, Any]) -> JsonResponse:
     command = commands.Deallocate(
-        orderid=entrypoints.text(body, "orderid"), sku=entrypoints.text(body, "sku")
+        orderid=inputs.text(body, "orderid"), sku=inputs.text(body, "sku")
     )
     bootstrap().handle(command)
     return JsonResponse({"status": "deallocated"}, status=200)
@@ -108,7 +108,7 @@ def deallocate(body: dict[str, Any]) -> JsonResponse:
 @json_command("allocation.change_batch_quantity")
 def change_batch_quantity(body: dict[str, Any]) -> JsonResponse:
     command = commands.ChangeBatchQuantity(
-        ref=entrypoints.text(body, "ref"), qty=entrypoints.quantity(body, "qty", minimum=0)
+        ref=inputs.text(body, "ref"), qty=inputs.quantity(body, "qty", minimum=0)
     )
     bootstrap().handle(command)
     return JsonResponse({"status": "changed"}, status=200)

@@ -3,7 +3,7 @@ from typing import Any
 from django.core.management.base import CommandParser
 
 from allocation.domain.commands import CreateBatch
-from allocation.management.bus_command import BusCommand, iso_date, positive_int, text
+from allocation.entrypoints.management.bus_command import BusCommand, iso_date, positive_int, text
 
 
 class Command(BusCommand):

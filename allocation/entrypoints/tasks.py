@@ -1,4 +1,4 @@
-"""Celery tasks of the write side: hand events to their handlers, relay the outbox.
+"""The Celery tasks: hand events to the bus in a worker, relay the outbox.
 
 The relay (``manage.py relay_outbox --follow``) sends events in batches to
 ``handle_events``: side effects per event, then one projection transaction for the
@@ -14,14 +14,14 @@ idempotent; see ``orders_read.projections``.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 from typing import Any
 
 from billiard.einfo import ExceptionInfo
 from celery import Task, shared_task
 from celery.utils.time import get_exponential_backoff_interval
 
-from allocation.adapters import outbox
+from allocation.adapters.workers import HANDLE_EVENT, HANDLE_EVENTS, RELAY_OUTBOX
+from allocation.bootstrap import bootstrap, deliver_pending
 from allocation.domain.events import Event
 from allocation.models import DeadLetter
 from allocation.service_layer.messagebus import HandlersFailed
@@ -71,11 +71,9 @@ class EventTask(Task):  # type: ignore[type-arg]
             )
 
 
-@shared_task(acks_late=True, reject_on_worker_lost=True)
+@shared_task(name=HANDLE_EVENTS, acks_late=True, reject_on_worker_lost=True)
 def handle_events(batch: Batch) -> None:
     """Run a batch of events; retry what failed event by event (``handle_event``)."""
-    from allocation.bootstrap import bootstrap
-
     events: list[Event] = []
     for name, payload in batch:
         try:
@@ -91,6 +89,7 @@ def handle_events(batch: Batch) -> None:
 
 
 @shared_task(
+    name=HANDLE_EVENT,
     base=EventTask,
     bind=True,
     acks_late=True,
@@ -105,8 +104,6 @@ def handle_event(
     self: EventTask, name: str, payload: dict[str, Any], handlers: list[str] | None = None
 ) -> None:
     """Run one event's handlers (``handlers``: only these, as a retry or a replay does)."""
-    from allocation.bootstrap import bootstrap
-
     try:
         bootstrap().handle_event(Event.from_dict(name, payload), handlers)
     except HandlersFailed as failed:
@@ -117,18 +114,7 @@ def handle_event(
         ) from failed
 
 
-def send_events_to_workers(stored: Sequence[outbox.StoredEvent]) -> None:
-    """The outbox's publisher: one task per batch.
-
-    ``retry=False``: if the broker is down, fail now; the relay tries again on its
-    next round instead of blocking.
-    """
-    handle_events.apply_async(args=([(item.name, item.payload) for item in stored],), retry=False)
-
-
-@shared_task
+@shared_task(name=RELAY_OUTBOX)
 def relay_outbox() -> int:
     """The periodic fallback (celery beat) for a relay that is not following."""
-    from allocation.bootstrap import deliver_pending
-
     return deliver_pending()

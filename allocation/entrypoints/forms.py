@@ -1,6 +1,6 @@
 """Web forms that become commands.
 
-Field validation mirrors ``allocation.entrypoints`` (non-empty text of at most 255
+Field validation mirrors ``allocation.entrypoints.inputs`` (non-empty text of at most 255
 characters, positive 32-bit quantities), so a form never builds a command the JSON API
 would refuse. The rules themselves stay in the domain: whatever the bus rejects comes
 back through ``add_command_error`` and is shown next to the field it is about.
@@ -20,7 +20,7 @@ from allocation.domain.model import (
     LineConflict,
     UnknownBatch,
 )
-from allocation.entrypoints import MAX_TEXT
+from allocation.entrypoints.inputs import MAX_TEXT
 from allocation.service_layer.handlers import InvalidSku
 from orders_read import queries
 

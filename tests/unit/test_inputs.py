@@ -7,7 +7,7 @@ import pytest
 
 from allocation.domain import events
 from allocation.domain.model import AllocationError, LineConflict, UnknownBatch
-from allocation.entrypoints import (
+from allocation.entrypoints.inputs import (
     CLIENT_ERRORS,
     CONFLICTS,
     MAX_TEXT,

@@ -3,7 +3,7 @@ from typing import Any
 from django.core.management.base import CommandParser
 
 from allocation.domain.commands import ChangeBatchQuantity
-from allocation.management.bus_command import BusCommand, non_negative_int, text
+from allocation.entrypoints.management.bus_command import BusCommand, non_negative_int, text
 
 
 class Command(BusCommand):

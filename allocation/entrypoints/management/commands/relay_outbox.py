@@ -10,8 +10,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from allocation import bootstrap
 from allocation.adapters import metrics, outbox
-from allocation.relay import follow
-from allocation.tasks import send_events_to_workers
+from allocation.adapters.workers import send_events_to_workers
+from allocation.entrypoints.relay import follow
 
 
 class Command(BaseCommand):

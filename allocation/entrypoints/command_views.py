@@ -3,7 +3,7 @@
 Viewing a form and posting it need the command's permission: anonymous users are sent
 to log in, logged-in users without it get a 403. A success redirects to the page that
 shows the result; that page waits for the read model to catch up with the write
-(``orders_read.views``), so the user sees what they just did.
+(``allocation.entrypoints.read_views``), so the user sees what they just did.
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
-from allocation import entrypoints
 from allocation.bootstrap import bootstrap
-from allocation.forms import (
+from allocation.entrypoints import inputs
+from allocation.entrypoints.forms import (
     AddBatchForm,
     ChangeBatchQuantityForm,
     CommandForm,
@@ -60,7 +60,7 @@ def command_page(
         if form.is_valid():
             try:
                 result = bootstrap().handle(form.command())
-            except entrypoints.CLIENT_ERRORS as error:
+            except inputs.CLIENT_ERRORS as error:
                 form.add_command_error(error)
             else:
                 return redirect(succeeded(form, result))
@@ -114,7 +114,7 @@ def place_order(request: HttpRequest) -> HttpResponse:
         for line_form, command in form.commands():
             try:
                 batchref = bus.handle(command)
-            except entrypoints.CLIENT_ERRORS as error:
+            except inputs.CLIENT_ERRORS as error:
                 line_form.add_command_error(error)
                 form.partly_placed(placed)
                 break

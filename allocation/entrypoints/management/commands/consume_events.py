@@ -5,7 +5,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from allocation.redis_consumer import CHANNEL, consume
+from allocation.entrypoints.redis_consumer import CHANNEL, consume
 
 
 class Command(BaseCommand):
