@@ -57,8 +57,8 @@ def bootstrap(
             for command_type, handler in handlers.COMMAND_HANDLERS.items()
         },
         event_handlers={
-            event_type: [_inject(handler, dependencies) for handler in event_handlers]
-            for event_type, event_handlers in handlers.EVENT_HANDLERS.items()
+            event_type: {name: _inject(handler, dependencies) for name, handler in named.items()}
+            for event_type, named in handlers.EVENT_HANDLERS.items()
         },
         projection=project or projections.project,
     )

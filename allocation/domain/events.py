@@ -29,6 +29,10 @@ class Event:
     def name(self) -> str:
         return type(self).__name__
 
+    def describe(self) -> str:
+        """The fact in one sentence of the business's words, for timelines and histories."""
+        raise NotImplementedError(f"{self.name} cannot describe itself")
+
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
         return {k: (v.isoformat() if isinstance(v, date) else v) for k, v in data.items()}
@@ -49,11 +53,18 @@ class BatchCreated(Event):
     qty: int
     eta: date | None
 
+    def describe(self) -> str:
+        where = f"eta {self.eta.isoformat()}" if self.eta else "in the warehouse"
+        return f"Batch {self.ref} created: {self.qty} units, {where}"
+
 
 @dataclass(frozen=True)
 class BatchQuantityChanged(Event):
     ref: str
     qty: int
+
+    def describe(self) -> str:
+        return f"Batch {self.ref} changed to {self.qty} units"
 
 
 @dataclass(frozen=True)
@@ -68,6 +79,9 @@ class LineEvent(Event):
 class Allocated(LineEvent):
     batchref: str
 
+    def describe(self) -> str:
+        return f"{self.qty} x {self.sku} allocated to batch {self.batchref}"
+
 
 @dataclass(frozen=True)
 class Deallocated(LineEvent):
@@ -75,12 +89,21 @@ class Deallocated(LineEvent):
 
     batchref: str
 
+    def describe(self) -> str:
+        return f"{self.qty} x {self.sku} taken off batch {self.batchref}"
+
 
 @dataclass(frozen=True)
 class OutOfStock(LineEvent):
     """No batch could take the line: it now waits (a backorder) until stock arrives."""
 
+    def describe(self) -> str:
+        return f"{self.qty} x {self.sku} waiting for stock"
+
 
 @dataclass(frozen=True)
 class BackorderCancelled(LineEvent):
     """A waiting line was cancelled before any stock arrived for it."""
+
+    def describe(self) -> str:
+        return f"Waiting {self.qty} x {self.sku} cancelled"

@@ -7,7 +7,7 @@ module imports neither Django nor Redis nor Celery.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from allocation.domain import commands, events
@@ -98,12 +98,15 @@ COMMAND_HANDLERS: Mapping[type[commands.Command], Callable[..., Any]] = {
     commands.ChangeBatchQuantity: change_batch_quantity,
 }
 
-EVENT_HANDLERS: Mapping[type[events.Event], Sequence[Callable[..., None]]] = {
-    events.BatchCreated: [],
-    events.BatchQuantityChanged: [],
-    events.Allocated: [publish_allocation],
-    events.Deallocated: [],
-    events.OutOfStock: [notify_out_of_stock],
-    events.BackorderCancelled: [],
+EVENT_HANDLERS: Mapping[type[events.Event], Mapping[str, Callable[..., None]]] = {
+    events.BatchCreated: {},
+    events.BatchQuantityChanged: {},
+    events.Allocated: {"publish_allocation": publish_allocation},
+    events.Deallocated: {},
+    events.OutOfStock: {"notify_out_of_stock": notify_out_of_stock},
+    events.BackorderCancelled: {},
 }
-"""Every event's side effects; the projection (``messagebus.PROJECTION``) takes them all."""
+"""Every event's side effects, by name; the projection (``messagebus.PROJECTION``) takes
+them all. The names are stable: retries and dead letters store them, so renaming a
+function must not orphan a parked event. Every event is listed, side effects or not
+(``tests/unit/test_event_catalogue.py``)."""

@@ -37,7 +37,8 @@ EventHandler = Callable[[Event], None]
 Projection = Callable[[Sequence[Event]], None]
 
 PROJECTION = "update_read_model"
-"""The projection's stable name, as retries and dead letters name it."""
+"""The projection's stable name, as retries and dead letters name it (beside the
+side effects' names, declared with them in ``handlers.EVENT_HANDLERS``)."""
 
 
 class TooMuchContention(Exception):
@@ -62,7 +63,7 @@ class MessageBus:
     def __init__(
         self,
         command_handlers: Mapping[type[Command], CommandHandler],
-        event_handlers: Mapping[type[Event], Sequence[EventHandler]],
+        event_handlers: Mapping[type[Event], Mapping[str, EventHandler]],
         projection: Projection,
         max_attempts: int = 30,
         backoff: Callable[[int], float] = jittered_backoff,
@@ -96,15 +97,15 @@ class MessageBus:
         """
         failures: dict[int, dict[str, Exception]] = {}
         for index, event in enumerate(events):
-            for handler in self.event_handlers.get(type(event), ()):
-                if error := _run(handler, event):
-                    failures.setdefault(index, {})[handler_name(handler)] = error
+            for name, handler in self.event_handlers.get(type(event), {}).items():
+                if error := _run(name, handler, event):
+                    failures.setdefault(index, {})[name] = error
         try:
             self.projection(events)
         except Exception as error:
             logger.warning("projecting a batch of %d failed", len(events), exc_info=True)
             for index, event in enumerate(events):
-                alone = error if len(events) == 1 else _run(self._project_one, event)
+                alone = error if len(events) == 1 else _run(PROJECTION, self._project_one, event)
                 if alone:
                     failures.setdefault(index, {})[PROJECTION] = alone
         return failures
@@ -114,17 +115,16 @@ class MessageBus:
 
         Raises ``HandlersFailed`` naming the handlers that raised, after running all.
         """
-        handlers = [*self.event_handlers.get(type(event), ()), self._project_one]
+        handlers = {**self.event_handlers.get(type(event), {}), PROJECTION: self._project_one}
         if names is not None:
-            unknown = set(names) - {handler_name(h) for h in handlers}
+            unknown = set(names) - set(handlers)
             if unknown:
                 raise LookupError(f"No handler {', '.join(sorted(unknown))} for {event.name}")
         failures: dict[str, Exception] = {}
-        for handler in handlers:
-            name = handler_name(handler)
+        for name, handler in handlers.items():
             if names is not None and name not in names:
                 continue
-            if error := _run(handler, event):
+            if error := _run(name, handler, event):
                 failures[name] = error
         if failures:
             raise HandlersFailed(event, failures)
@@ -132,18 +132,12 @@ class MessageBus:
     def _project_one(self, event: Event) -> None:
         self.projection([event])
 
-    _project_one.__name__ = PROJECTION  # the name retries and dead letters give it
 
-
-def _run(handler: EventHandler, event: Event) -> Exception | None:
+def _run(name: str, handler: EventHandler, event: Event) -> Exception | None:
     """Run one handler inside its own error boundary; the error, if it raised."""
     try:
         handler(event)
     except Exception as error:
-        logger.warning("%s failed on %s", handler_name(handler), event, exc_info=True)
+        logger.warning("%s failed on %s", name, event, exc_info=True)
         return error
     return None
-
-
-def handler_name(handler: EventHandler) -> str:
-    return getattr(handler, "__name__", repr(handler))

@@ -13,18 +13,10 @@ from django.urls import get_script_prefix, get_urlconf, reverse
 from django.utils import timezone
 from django.utils.timesince import timesince
 
+from allocation.domain.events import Event
 from orders_read.models import EventLog, SkuStock
 
 register = template.Library()
-
-EVENT_SENTENCES = {
-    "BatchCreated": "Batch {ref} created: {qty} units, {eta}",
-    "BatchQuantityChanged": "Batch {ref} changed to {qty} units",
-    "Allocated": "{qty} x {sku} allocated to batch {batchref}",
-    "Deallocated": "{qty} x {sku} taken off batch {batchref}",
-    "OutOfStock": "{qty} x {sku} waiting for stock",
-    "BackorderCancelled": "Waiting {qty} x {sku} cancelled",
-}
 
 
 @register.simple_tag
@@ -45,11 +37,16 @@ def _reverse(name: str, prefix: str, urlconf: str) -> str:
 
 @register.filter
 def describe(entry: EventLog) -> str:
-    """One sentence per event, so the timeline reads as a history and not as JSON."""
-    fields: dict[str, Any] = {"ref": "", "qty": "", "batchref": "", **entry.payload}
-    fields["eta"] = f"eta {fields['eta']}" if fields.get("eta") else "in the warehouse"
-    pattern = EVENT_SENTENCES.get(entry.name)
-    return pattern.format(**fields) if pattern else f"{entry.name} {entry.payload}"
+    """One sentence per event (the event's own), so the timeline reads as a history.
+
+    A logged event this code cannot read (renamed, or from a newer release) still shows,
+    as its name and payload.
+    """
+    try:
+        fields = {**entry.payload, "sku": entry.sku, "version": entry.version}
+        return Event.from_dict(entry.name, fields).describe()
+    except (KeyError, TypeError, ValueError):
+        return f"{entry.name} {entry.payload}"
 
 
 @register.filter
