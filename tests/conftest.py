@@ -72,9 +72,8 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 
 
 @pytest.fixture(autouse=True)
-def _private_cache(settings) -> None:
-    """A fresh in-memory cache per test: Redis would carry counters across tests and runs."""
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+def _fresh_cache() -> None:
+    """An empty cache per test (in memory: tests/settings.py), so no counter carries over."""
     cache.clear()
 
 

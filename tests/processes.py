@@ -75,6 +75,7 @@ class Process:
 def stack_env(broker_url: str, databases: dict[str, str] | None = None) -> dict[str, str]:
     return {
         **(databases or {"DATABASE_URL": database_url()}),
+        "DJANGO_SETTINGS_MODULE": "config.settings",  # not the test run's (tests/settings.py)
         "REDIS_URL": broker_url,
         "LOG_LEVEL": "INFO",
     }

@@ -20,7 +20,7 @@ import redis
 import requests
 from django.conf import settings
 
-from tests.processes import ROOT, Gunicorn, Process, RedisServer, Relay, Worker
+from tests.processes import ROOT, Gunicorn, Process, RedisServer, Relay, Worker, stack_env
 from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
@@ -85,7 +85,7 @@ def read_rows(url: str) -> dict[str, list[tuple]]:
 def test_whole_pipeline_with_a_separate_read_database_and_two_workers(
     split_databases: dict[str, str], private_redis: RedisServer, tmp_path: Path
 ):
-    env = {**os.environ, **split_databases, "REDIS_URL": private_redis.url}
+    env = {**os.environ, **stack_env(private_redis.url, split_databases)}
     for args in (["migrate"], ["migrate", "--database", "read"]):
         subprocess.run([sys.executable, "manage.py", *args, "-v0"], cwd=ROOT, env=env, check=True)
     create_user = (
