@@ -43,7 +43,7 @@ def bootstrap(
     """
     if uow is None:
         # From Django's settings, not Celery's conf: reading that through the app proxy
-        # cost a fifth of an allocate request's CPU.
+        # was a large share of an allocate request's CPU (docs/performance.md).
         in_process = settings.CELERY_TASK_ALWAYS_EAGER
         uow = DjangoUnitOfWork(send_events or send_events_to_workers if in_process else None)
     dependencies: dict[str, Any] = {

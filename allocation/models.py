@@ -1,7 +1,9 @@
 """Write-side tables. Persistence only: the rules live in ``allocation.domain``.
 
-Nothing but the repository and the outbox adapter touches these models, and only
-inside a Unit of Work, so every change is version-checked and emits its events.
+Products, batches and lines change only through the repository, inside a Unit of
+Work, so every change is version-checked and emits its events; the outbox and the
+dead letters belong to the outbox adapter. The admin shows these tables and acts
+through the message bus (``allocation.entrypoints.admin``).
 """
 
 from __future__ import annotations
@@ -88,11 +90,13 @@ class OutboxEvent(models.Model):
 
     The row is the truth. ``sent_at`` says when the relay (or the reconciler) last
     handed the event to the broker: a hint for the relay, not a delivery receipt; an
-    event is delivered once the read model has applied it (``allocation.pipeline``).
+    event is delivered once the read model has applied it
+    (``allocation.service_layer.delivery``).
     ``(sku, version)`` identifies the event everywhere; ``id`` only orders the relay's
     claims (it is not gap-free in commit order, so nothing relies on it for
     completeness). On PostgreSQL an insert also sends ``NOTIFY allocation_outbox`` in
-    the same transaction (a trigger, migration 0005), which wakes the relay.
+    the same transaction (a trigger, migration 0006), which wakes the relay. ``event_id``
+    finds the rows' ids again on a database that cannot return them from a bulk insert.
     """
 
     id = models.BigAutoField(primary_key=True)

@@ -204,6 +204,23 @@ def position_of_sku(sku: str) -> int:
     return version.first() or 0
 
 
+def park(handler: str, name: str, payload: dict[str, Any], error: str, task_id: str) -> None:
+    """A dead letter: the handler failed the event for good ("": the event itself failed).
+
+    The reconciler leaves a parked projection alone until an operator replays it.
+    """
+    sku, version = payload.get("sku"), payload.get("version")
+    DeadLetter.objects.create(
+        handler=handler,
+        event_name=name,
+        payload=payload,
+        error=error,
+        task_id=task_id,
+        sku=str(sku or "")[:255],
+        version=version if isinstance(version, int) and version >= 0 else None,
+    )
+
+
 class OutboxLedger:
     """What the write side has written, for the delivery check (``WriteLedger``)."""
 

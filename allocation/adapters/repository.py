@@ -55,7 +55,7 @@ class ContendedSkus:
 
     Optimistic locking costs nothing while writers of a SKU rarely meet, and is at its
     worst on a hot SKU, where every loser redoes its work after a sleep and may lose
-    again (p99 ~0.5 s with 8 writers on one SKU, docs/performance.md). So once a save
+    again (docs/performance.md, "hot SKU"). So once a save
     of a SKU has lost a race, its loads lock the product row for ``ttl`` seconds (each
     conflict renews it): writers queue behind the one holding it instead of retrying.
     The version check stays in place, and stays the guarantee; this is only a hint.
@@ -188,9 +188,8 @@ class DjangoProductRepository(AbstractProductRepository):
 
         ``INSERT ... ON CONFLICT (orderid, sku) DO UPDATE`` costs one round trip for any
         number of lines, where ``update_or_create`` took six per line (two savepoints,
-        a SELECT ... FOR UPDATE, the INSERT and two releases): a third of an allocate's
-        queries. Safe without the SELECT: the product's version check already
-        serialises every writer of this SKU's lines.
+        a SELECT ... FOR UPDATE, the INSERT and two releases). Safe without the SELECT:
+        the product's version check already serialises every writer of this SKU's lines.
         """
         gone = [orderid for orderid, state in changed.items() if state is None]
         if gone:

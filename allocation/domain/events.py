@@ -1,9 +1,12 @@
 """Domain events: facts the Product aggregate records about itself.
 
 Every event carries the SKU and the product ``version`` the change produced. Versions
-are unique and increasing within a SKU, which is what lets projections apply events
-idempotently and in any delivery order (a row keeps the version of the last event
-applied to it and ignores older ones).
+are gap-free and increasing within a SKU, so ``(sku, version)`` identifies an event:
+the read side logs each once, whatever the number or order of deliveries, and tracks
+per SKU how far it has applied them.
+
+Each event says in one sentence what happened (``describe``), in the words of the
+business; the timeline shows it.
 """
 
 from __future__ import annotations

@@ -20,10 +20,10 @@ from billiard.einfo import ExceptionInfo
 from celery import Task, shared_task
 from celery.utils.time import get_exponential_backoff_interval
 
+from allocation.adapters import outbox
 from allocation.adapters.workers import HANDLE_EVENT, HANDLE_EVENTS, RELAY_OUTBOX
 from allocation.bootstrap import bootstrap, deliver_pending
 from allocation.domain.events import Event
-from allocation.models import DeadLetter
 from allocation.service_layer.messagebus import HandlersFailed
 
 logger = logging.getLogger(__name__)
@@ -57,18 +57,9 @@ class EventTask(Task):  # type: ignore[type-arg]
             failures: dict[str, Exception] = exc.failures
         else:  # the event itself could not be handled: every handler asked for missed it
             failures = {handler: exc for handler in kwargs.get("handlers") or [""]}
-        sku, version = payload.get("sku"), payload.get("version")
         for handler, error in failures.items():
             logger.error("dead letter: %s(%s) failed for good: %r", handler or "*", name, error)
-            DeadLetter.objects.create(
-                handler=handler,
-                event_name=name,
-                payload=payload,
-                error=repr(error),
-                task_id=task_id,
-                sku=str(sku or "")[:255],
-                version=version if isinstance(version, int) and version >= 0 else None,
-            )
+            outbox.park(handler, name, payload, repr(error), task_id)
 
 
 @shared_task(name=HANDLE_EVENTS, acks_late=True, reject_on_worker_lost=True)

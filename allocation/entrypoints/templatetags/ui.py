@@ -23,7 +23,7 @@ register = template.Library()
 def fixed_url(name: str) -> str:
     """``{% url name %}`` for a URL without arguments, reversed once per process.
 
-    The layout links nine of them on every page, and reversing them took over a third
+    The layout links nine of them on every page, and reversing them was a large share
     of its rendering time. The answer depends on nothing else than the name, the
     script prefix and the URLconf, so those are the key.
     """

@@ -1,14 +1,15 @@
 """Authentication from the cache: a logged-in request costs no query for who is asking.
 
-Every logged-in page used to load its user, then the user's and the groups'
-permissions (three queries; the permissions alone were a quarter of the order page's
-CPU) before doing any work of its own. The backend keeps one entry per user in the
-default cache: the user with its permission set already read (``ModelBackend`` keeps
-it on the user object), for ``AUTH_CACHE_TIMEOUT`` seconds (0: not cached, the default
-without Redis, where the cache is per process). The receivers below delete the entries
-of every user a change affects, so a revoked permission or a deactivated user takes
-effect on the next request. The entry holds the password hash, as the row does:
-Django's session check (a password change logs the other sessions out) needs it.
+Every logged-in page used to load its user, then the user's and the groups' permissions
+(three queries, and the permissions alone a large share of the order page's CPU:
+docs/performance.md) before doing any work of its own. The backend keeps one entry per
+user in the default cache: the user with its permission set already read
+(``ModelBackend`` keeps it on the user object), for ``AUTH_CACHE_TIMEOUT`` seconds (0:
+not cached, the default without Redis, where the cache is per process). The receivers
+below delete the entries of every user a change affects, so a revoked permission or a
+deactivated user takes effect on the next request. The entry holds the password hash, as
+the row does: Django's session check (a password change logs the other sessions out)
+needs it.
 
 Changes that send no signal (``QuerySet.update``, raw SQL) are seen when the entry
 expires. Superusers' permission sets are not cached: ``has_perm`` answers for them
