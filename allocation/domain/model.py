@@ -9,6 +9,9 @@ batches carry their allocated totals, backorders (the waiting queue) are loaded
 whole, and single allocations are fetched on demand through an ``AllocationLookup``
 that the repository provides. So the cost of an allocation does not grow with the
 number of lines a SKU has ever served.
+
+One module, a little over the project's 300 lines, on purpose: the aggregate, its
+entities and the rules they share are read together, as the book presents them.
 """
 
 from __future__ import annotations
