@@ -20,7 +20,6 @@ from django.utils import timezone
 
 from allocation.adapters import metrics, notifications, outbox, redis_publisher
 from allocation.adapters.unit_of_work import DjangoUnitOfWork
-from allocation.adapters.workers import send_events_to_workers
 from allocation.service_layer import delivery, handlers
 from allocation.service_layer.messagebus import MessageBus, Projection
 from allocation.service_layer.unit_of_work import AbstractUnitOfWork
@@ -45,7 +44,7 @@ def bootstrap(
         # From Django's settings, not Celery's conf: reading that through the app proxy
         # was a large share of an allocate request's CPU (docs/performance.md).
         in_process = settings.CELERY_TASK_ALWAYS_EAGER
-        uow = DjangoUnitOfWork(send_events or send_events_to_workers if in_process else None)
+        uow = DjangoUnitOfWork(send_events or outbox.send_events_to_workers if in_process else None)
     dependencies: dict[str, Any] = {
         "uow": uow,
         "publish": publish or redis_publisher.publish,
@@ -64,21 +63,23 @@ def bootstrap(
     )
 
 
-def reconcile(send_events: outbox.Publish = send_events_to_workers) -> int:
+def reconcile(send_events: outbox.Publish = outbox.send_events_to_workers) -> int:
     """Resend what is written but not applied after ``RECONCILE_AFTER``; how many."""
     return delivery.reconcile(
         outbox.OutboxLedger(send_events), tracking, timedelta(seconds=settings.RECONCILE_AFTER)
     )
 
 
-def deliver_pending(send_events: outbox.Publish = send_events_to_workers) -> int:
+def deliver_pending(send_events: outbox.Publish = outbox.send_events_to_workers) -> int:
     """One round of the relay and the reconciler: events sent (first time or again)."""
     return outbox.relay(send_events) + reconcile(send_events)
 
 
 def read_model_lag() -> delivery.Lag:
     """Events written but not applied, for /readyz, /metrics and the dashboard."""
-    return delivery.lag(outbox.OutboxLedger(send_events_to_workers), tracking, timezone.now())
+    return delivery.lag(
+        outbox.OutboxLedger(outbox.send_events_to_workers), tracking, timezone.now()
+    )
 
 
 def _counted(handler: Callable[[Any], Any]) -> Callable[[Any], Any]:

@@ -20,6 +20,7 @@ from functools import cached_property, reduce
 from operator import or_
 from typing import Any
 
+from celery import current_app
 from django.db import connections, router, transaction
 from django.db.models import F, Min, Q, QuerySet
 from django.utils import timezone
@@ -49,6 +50,24 @@ class StoredEvent:
 
 Publish = Callable[[Sequence[StoredEvent]], None]
 """Hands a batch of stored events to the broker as one message; raises if refused."""
+
+HANDLE_EVENTS = "allocation.tasks.handle_events"
+HANDLE_EVENT = "allocation.tasks.handle_event"
+RELAY_OUTBOX = "allocation.tasks.relay_outbox"
+"""The Celery tasks' names (``allocation.entrypoints.tasks``): the wire contract between
+the outbox and the workers, so this adapter does not import the entrypoint. Kept from
+before the tasks moved, so messages queued by an older release still find them."""
+
+
+def send_events_to_workers(stored: Sequence[StoredEvent]) -> None:
+    """The real ``Publish``: one ``handle_events`` task per batch.
+
+    ``retry=False``: if the broker is down, fail now; the relay tries again on its
+    next round instead of blocking. With eager tasks (the embedded setup) the same call
+    runs the task in-process.
+    """
+    batch = [(item.name, item.payload) for item in stored]
+    current_app.tasks[HANDLE_EVENTS].apply_async(args=(batch,), retry=False)
 
 
 def store(events: Sequence[Event]) -> list[StoredEvent]:

@@ -21,7 +21,7 @@ from celery import Task, shared_task
 from celery.utils.time import get_exponential_backoff_interval
 
 from allocation.adapters import outbox
-from allocation.adapters.workers import HANDLE_EVENT, HANDLE_EVENTS, RELAY_OUTBOX
+from allocation.adapters.outbox import HANDLE_EVENT, HANDLE_EVENTS, RELAY_OUTBOX
 from allocation.bootstrap import bootstrap, deliver_pending
 from allocation.domain.events import Event
 from allocation.service_layer.messagebus import HandlersFailed

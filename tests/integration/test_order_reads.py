@@ -13,7 +13,6 @@ import pytest
 from django.db.models import Model
 
 from allocation.adapters import outbox
-from allocation.adapters.workers import send_events_to_workers
 from allocation.domain import commands
 from orders_read import queries
 from orders_read.models import BatchView, EventLog, OrderLineView, OrderView
@@ -79,7 +78,7 @@ def test_reads_wait_for_writes_not_projected_then_say_stale(client, unprojected,
     assert behind.status_code == 404
     assert behind["X-Read-Model-Stale"] == "true"
 
-    outbox.relay(send_events_to_workers, older_than=timedelta(0))
+    outbox.relay(outbox.send_events_to_workers, older_than=timedelta(0))
 
     caught_up = client.get(url)
     assert caught_up.status_code == 200

@@ -15,7 +15,6 @@ from django.urls import reverse
 from django.views.defaults import server_error
 
 from allocation.adapters import outbox
-from allocation.adapters.workers import send_events_to_workers
 from allocation.bootstrap import bootstrap
 from allocation.domain import commands
 from orders_read.models import (
@@ -348,7 +347,7 @@ def test_pages_wait_for_the_projection_then_say_processing(client, viewer, setti
         assert '<meta http-equiv="refresh" content="2">' in html
         assert "Processing…" in html
 
-    outbox.relay(send_events_to_workers, older_than=timedelta(0))  # the relay catches up
+    outbox.relay(outbox.send_events_to_workers, older_than=timedelta(0))  # the relay catches up
     caught_up = client.get("/orders/o1/")
     assert caught_up.context["stale"] is False
     assert "http-equiv" not in caught_up.content.decode()

@@ -10,7 +10,6 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from allocation import bootstrap
 from allocation.adapters import metrics, outbox
-from allocation.adapters.workers import send_events_to_workers
 from allocation.entrypoints.relay import follow
 
 
@@ -50,7 +49,7 @@ class Command(BaseCommand):
             metrics.serve(metrics_port)
         follow(
             stop,
-            send_events_to_workers,
+            outbox.send_events_to_workers,
             on_ready=self._following,
             on_batch=metrics.RELAYED.observe,
         )
