@@ -20,6 +20,8 @@ from django.db import connection
 from allocation.adapters import repository
 from config.celery_app import app as celery_app
 
+pytest_plugins = ["tests.fixtures.api"]
+
 REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
 MISSING = pytest.StashKey[dict[str, str]]()
 """The services the collected tests need that are missing, with the reason."""

@@ -90,22 +90,18 @@ def relay_on(tmp_path: Path) -> Iterator[Callable[..., Relay]]:
         relay.stop()
 
 
-def post(client, path: str, body: dict):
-    return client.post(f"/api/{path}", data=json.dumps(body), content_type="application/json")
-
-
 def read_model_caught_up() -> bool:
     return EventLog.objects.count() == OutboxEvent.objects.count()
 
 
-def test_broker_down_loses_nothing(client, private_redis: RedisServer, worker_on, relay_on):
+def test_broker_down_loses_nothing(client, private_redis: RedisServer, worker_on, relay_on, api):
     worker_on(private_redis.url)
     relay = relay_on(private_redis.url)
     with broker(private_redis.url):
         private_redis.stop()
 
-        assert post(client, "add_batch", {"ref": "b1", "sku": "LAMP", "qty": 5}).status_code == 201
-        response = post(client, "allocate", {"orderid": "o1", "sku": "LAMP", "qty": 2})
+        assert api.post("add_batch", {"ref": "b1", "sku": "LAMP", "qty": 5}).status_code == 201
+        response = api.post("allocate", {"orderid": "o1", "sku": "LAMP", "qty": 2})
         assert response.status_code == 202  # the write never needs the broker
         stale = client.get("/api/allocations/o1")
         assert stale.status_code == 404
@@ -207,18 +203,18 @@ def test_redis_restart_while_consumer_and_worker_run(
 
 
 def test_readyz_fails_while_the_workers_are_down_and_recovers_when_they_catch_up(
-    client, private_redis: RedisServer, worker_on, relay_on, settings
+    client, private_redis: RedisServer, worker_on, relay_on, settings, api
 ):
     settings.READY_MAX_READ_MODEL_LAG = 1.0
     worker = worker_on(private_redis.url)
     relay_on(private_redis.url)
     with broker(private_redis.url):
-        assert post(client, "add_batch", {"ref": "b1", "sku": "LAMP", "qty": 5}).status_code == 201
+        assert api.post("add_batch", {"ref": "b1", "sku": "LAMP", "qty": 5}).status_code == 201
         wait_until(read_model_caught_up, what="the first event to be applied")
         assert client.get("/readyz").status_code == 200
 
         worker.kill()
-        response = post(client, "allocate", {"orderid": "o1", "sku": "LAMP", "qty": 1})
+        response = api.post("allocate", {"orderid": "o1", "sku": "LAMP", "qty": 1})
         assert response.status_code == 202
         not_ready = wait_until(
             lambda: (r := client.get("/readyz")).status_code == 503 and r,
@@ -231,12 +227,12 @@ def test_readyz_fails_while_the_workers_are_down_and_recovers_when_they_catch_up
     assert read_model_caught_up()
 
 
-def test_the_relay_serves_its_metrics(client, private_redis: RedisServer, worker_on, relay_on):
+def test_the_relay_serves_its_metrics(private_redis: RedisServer, worker_on, relay_on, api):
     port = free_port()
     worker_on(private_redis.url)
     relay_on(private_redis.url, metrics_port=port)
     with broker(private_redis.url):
-        assert post(client, "add_batch", {"ref": "b1", "sku": "LAMP", "qty": 5}).status_code == 201
+        assert api.post("add_batch", {"ref": "b1", "sku": "LAMP", "qty": 5}).status_code == 201
         wait_until(read_model_caught_up, what="the event to be applied")
 
     def rounds() -> float:

@@ -24,10 +24,6 @@ pytestmark = [
 ]
 
 
-def post(client, path: str, body: dict):
-    return client.post(f"/api/{path}", data=json.dumps(body), content_type="application/json")
-
-
 @pytest.fixture
 def line_allocated() -> Iterator[list[dict]]:
     """Everything published on ``line_allocated`` while the test runs."""
@@ -70,9 +66,9 @@ def consumer() -> Iterator[None]:
     thread.join(timeout=10)
 
 
-def test_read_your_writes_with_a_real_worker(client):
-    assert post(client, "add_batch", {"ref": "b1", "sku": "LAMP", "qty": 10}).status_code == 201
-    assert post(client, "allocate", {"orderid": "o1", "sku": "LAMP", "qty": 2}).status_code == 202
+def test_read_your_writes_with_a_real_worker(client, api):
+    assert api.post("add_batch", {"ref": "b1", "sku": "LAMP", "qty": 10}).status_code == 201
+    assert api.post("allocate", {"orderid": "o1", "sku": "LAMP", "qty": 2}).status_code == 202
 
     response = client.get("/api/allocations/o1")  # immediately: the read waits, the write did not
 
@@ -81,10 +77,10 @@ def test_read_your_writes_with_a_real_worker(client):
     assert response["X-Read-Model-Stale"] == "false"
 
 
-def test_redis_message_reallocates_publishes_and_projects(client, consumer, line_allocated):
-    post(client, "add_batch", {"ref": "b1", "sku": "LAMP", "qty": 10, "eta": None})
-    post(client, "add_batch", {"ref": "b2", "sku": "LAMP", "qty": 10, "eta": "2031-01-01"})
-    post(client, "allocate", {"orderid": "o1", "sku": "LAMP", "qty": 8})
+def test_redis_message_reallocates_publishes_and_projects(client, consumer, line_allocated, api):
+    api.post("add_batch", {"ref": "b1", "sku": "LAMP", "qty": 10, "eta": None})
+    api.post("add_batch", {"ref": "b2", "sku": "LAMP", "qty": 10, "eta": "2031-01-01"})
+    api.post("allocate", {"orderid": "o1", "sku": "LAMP", "qty": 8})
     wait_until(lambda: any(m["orderid"] == "o1" for m in line_allocated), what="first allocation")
 
     publisher = redis.Redis.from_url(settings.REDIS_URL)
@@ -107,16 +103,16 @@ def test_redis_message_reallocates_publishes_and_projects(client, consumer, line
     assert snapshot() == incremental
 
 
-def test_a_waiting_line_is_allocated_when_stock_arrives(client, line_allocated):
-    post(client, "add_batch", {"ref": "small", "sku": "SOFA", "qty": 1})
-    assert post(client, "allocate", {"orderid": "o9", "sku": "SOFA", "qty": 3}).json() == {
+def test_a_waiting_line_is_allocated_when_stock_arrives(client, line_allocated, api):
+    api.post("add_batch", {"ref": "small", "sku": "SOFA", "qty": 1})
+    assert api.post("allocate", {"orderid": "o9", "sku": "SOFA", "qty": 3}).json() == {
         "status": "waiting",
         "batchref": None,
     }
     assert client.get("/api/orders/o9").json()["status"] == "waiting"
     assert client.get("/api/allocations/o9").status_code == 404
 
-    post(client, "add_batch", {"ref": "restock", "sku": "SOFA", "qty": 5})
+    api.post("add_batch", {"ref": "restock", "sku": "SOFA", "qty": 5})
 
     assert client.get("/api/allocations/o9").json() == [{"sku": "SOFA", "batchref": "restock"}]
     expected = {"orderid": "o9", "sku": "SOFA", "qty": 3, "batchref": "restock"}

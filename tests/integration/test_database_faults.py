@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import psycopg
 import pytest
 from django.db import connection
@@ -12,10 +10,6 @@ from allocation.adapters.repository import DjangoProductRepository
 from allocation.models import OrderLineRecord, ProductRecord
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
-
-
-def post(client, path: str, body: dict):
-    return client.post(f"/api/{path}", data=json.dumps(body), content_type="application/json")
 
 
 def kill_my_backend() -> None:
@@ -30,9 +24,9 @@ def kill_my_backend() -> None:
 
 
 def test_connection_dropped_mid_request_is_a_clean_503_and_the_next_request_works(
-    client, monkeypatch, write_counts
+    monkeypatch, write_counts, api
 ):
-    assert post(client, "add_batch", {"ref": "b1", "sku": "LAMP", "qty": 5}).status_code == 201
+    assert api.post("add_batch", {"ref": "b1", "sku": "LAMP", "qty": 5}).status_code == 201
     before = write_counts()
     version = ProductRecord.objects.get(sku="LAMP").version_number
     save_lines = DjangoProductRepository._save_lines
@@ -42,7 +36,7 @@ def test_connection_dropped_mid_request_is_a_clean_503_and_the_next_request_work
         return save_lines(sku, changed)
 
     monkeypatch.setattr(DjangoProductRepository, "_save_lines", staticmethod(drop_then_save))
-    response = post(client, "allocate", {"orderid": "o1", "sku": "LAMP", "qty": 1})
+    response = api.post("allocate", {"orderid": "o1", "sku": "LAMP", "qty": 1})
 
     assert response.status_code == 503
     assert "nothing was saved" in response.json()["message"]
@@ -51,6 +45,6 @@ def test_connection_dropped_mid_request_is_a_clean_503_and_the_next_request_work
     assert write_counts() == before  # no partial write
     assert ProductRecord.objects.get(sku="LAMP").version_number == version
 
-    retried = post(client, "allocate", {"orderid": "o1", "sku": "LAMP", "qty": 1})
+    retried = api.post("allocate", {"orderid": "o1", "sku": "LAMP", "qty": 1})
     assert retried.status_code == 202
     assert OrderLineRecord.objects.get(orderid="o1").batch_id == "b1"
