@@ -1,14 +1,11 @@
 """Batch: what it can take, and the order in which batches are preferred."""
 
-from datetime import date, timedelta
+from datetime import date
 
 import pytest
 
 from allocation.domain.model import Batch, OrderLine
-
-TODAY = date(2024, 5, 1)
-TOMORROW = TODAY + timedelta(days=1)
-LATER = TODAY + timedelta(days=10)
+from tests.unit.builders import LATER, TODAY, TOMORROW
 
 
 def make_batch_and_line(
