@@ -88,7 +88,8 @@ class OutboxEvent(models.Model):
 
     The row is the truth. ``sent_at`` says when the relay (or the reconciler) last
     handed the event to the broker: a hint for the relay, not a delivery receipt; an
-    event is delivered once the read model has applied it (``allocation.pipeline``).
+    event is delivered once the read model has applied it
+    (``allocation.service_layer.delivery``).
     ``(sku, version)`` identifies the event everywhere; ``id`` only orders the relay's
     claims (it is not gap-free in commit order, so nothing relies on it for
     completeness). On PostgreSQL an insert also sends ``NOTIFY allocation_outbox`` in
