@@ -15,23 +15,22 @@ from orders_read.models import BatchView, EventLog, OrderLineView, OrderView
 from orders_read.rules import LineStatus
 from orders_read.sql import read_db, statement
 
-ALL_LINES = "SELECT l.*, {caught_up} FROM {line} l WHERE l.orderid = %s ORDER BY l.sku"
-"""Every line of an order, with the read-your-writes check as ``caught_up``."""
+API_READ = (
+    "SELECT l.*, s.status AS order_status, s.expected_ship_date AS order_ships_on, {caught_up}"
+    " FROM {line} l LEFT JOIN {order} s ON s.orderid = l.orderid"
+    " WHERE l.orderid = %s ORDER BY l.sku"
+)
+"""Every line of an order, each with its order's status and ship date, and the
+read-your-writes check as ``caught_up``."""
 
 
 def allocations(orderid: str, writes: WritePositions) -> tuple[list[dict[str, str | None]], bool]:
     """The book's contract: allocated lines only, as ``[{"sku", "batchref"}]``; fresh?
 
-    The hottest read, so one raw statement (the ORM took longer to build it than the
-    database to answer). Every line is read, waiting ones too, so that the
-    read-your-writes check has a row to ride on whenever the order has lines.
+    Every line is read, waiting ones too, so that the read-your-writes check has a row
+    to ride on whenever the order has lines.
     """
-
-    def read(check: freshness.Check) -> RawQuerySet[OrderLineView]:
-        sql = statement(read_db(), ALL_LINES, caught_up=check.column())
-        return OrderLineView.objects.raw(sql, [*check.params, orderid])
-
-    lines, fresh = freshness.order_rows(orderid, writes, read)
+    lines, fresh = _api_read(orderid, writes)
     allocated = [
         {"sku": line.sku, "batchref": line.batchref}
         for line in lines
@@ -42,22 +41,31 @@ def allocations(orderid: str, writes: WritePositions) -> tuple[list[dict[str, st
 
 def order(orderid: str, writes: WritePositions) -> tuple[dict[str, Any] | None, bool]:
     """The order as the API shows it (None: unknown or every line gone); fresh?"""
-    lines, fresh = freshness.order_rows(
-        orderid, writes, lambda check: check.annotate(_lines(orderid).select_related("order"))
-    )
-    summary = lines[0].order if lines else None
-    if summary is None:
+    lines, fresh = _api_read(orderid, writes)
+    summary = vars(lines[0]) if lines else {}  # the order's columns, on every line
+    if summary.get("order_status") is None:
         return None, fresh
     found = {
         "orderid": orderid,
-        "status": summary.status,
-        "expected_ship_date": summary.expected_ship_date,
+        "status": summary["order_status"],
+        "expected_ship_date": summary["order_ships_on"],
         "lines": [
             {"sku": line.sku, "qty": line.qty, "status": line.status, "batchref": line.batchref}
             for line in lines
         ],
     }
     return found, fresh
+
+
+def _api_read(orderid: str, writes: WritePositions) -> tuple[list[OrderLineView], bool]:
+    """The API's reads of an order, the hottest there are: one raw statement each time,
+    since the ORM took longer to build it than the database to answer."""
+
+    def read(check: freshness.Check) -> RawQuerySet[OrderLineView]:
+        sql = statement(read_db(), API_READ, caught_up=check.column())
+        return OrderLineView.objects.raw(sql, [*check.params, orderid])
+
+    return freshness.order_rows(orderid, writes, read)
 
 
 @dataclass(frozen=True)

@@ -123,3 +123,10 @@ def test_the_order_detail_holds_what_the_orm_would_load(projected):
 
 def test_an_unknown_order_has_no_detail(db):
     assert orders.order_detail("nobody", write_positions()) == (None, True)
+
+
+def test_the_order_read_gives_its_ship_date_as_a_date(projected):
+    found, fresh = orders.order("o1", write_positions())
+    assert fresh
+    assert found is not None
+    assert found["expected_ship_date"] == SHIP_DATE  # a date, not text, on SQLite too
