@@ -105,8 +105,9 @@ def order_rows(
 
     ``read`` carries the check it is given as the rows' ``caught_up`` column
     (``Check.column`` in a raw statement, ``Check.annotate`` on a queryset), so while
-    the order has rows an attempt is one statement. Without rows (not projected yet,
-    or every line gone) the check is asked on its own.
+    the order has rows an attempt is one statement, its data and its check from one
+    snapshot. Without rows (not projected yet, or every line gone) the check is asked
+    on its own, and the order read again once it passes.
     """
     written = writes.of_order(orderid)
     if not written:  # the write side never heard of it: nothing to wait for
@@ -115,7 +116,11 @@ def order_rows(
 
     def attempt() -> tuple[list[M], bool]:
         rows = list(read(check))
-        return rows, bool(getattr(rows[0], CAUGHT_UP)) if rows else check.ask()
+        if rows:
+            return rows, bool(getattr(rows[0], CAUGHT_UP))
+        # Asked after the read, the check may see events projected in between: only a
+        # read made after it is sure to hold all it says is logged.
+        return (list(read(check)), True) if check.ask() else (rows, False)
 
     return wait(attempt)
 

@@ -79,6 +79,25 @@ def test_an_order_without_rows_asks_the_log_alone():
     assert orders.order("o1", written) == (None, True)
 
 
+def test_an_order_projected_between_its_read_and_its_check_is_read_again():
+    """The check alone sees what was logged after the read: the read is not trusted."""
+    written = Written(orders={"o1": {"LAMP": 1}})
+    reads: list[freshness.Check] = []
+
+    def read(check: freshness.Check) -> list[OrderLineView]:
+        reads.append(check)
+        if len(reads) == 1:  # nothing yet; the projection commits right after
+            line("o1", "LAMP")
+            logged("LAMP", 1)
+            return []
+        return list(check.annotate(OrderLineView.objects.filter(orderid="o1")))
+
+    rows, fresh = freshness.order_rows("o1", written, read)
+    assert fresh
+    assert [row.sku for row in rows] == ["LAMP"]
+    assert len(reads) == 2
+
+
 def test_an_order_nobody_wrote_is_not_waited_for():
     assert orders.allocations("nobody", Written()) == ([], True)
 
