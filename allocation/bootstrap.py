@@ -4,7 +4,9 @@ Call ``bootstrap()`` once per request, task or management command. Nothing here 
 module-level singleton, so threads never share a Unit of Work.
 
 It also wires the event pipeline's two halves: the outbox (write side) and the read
-model's tracking records, compared by ``allocation.service_layer.delivery``.
+model's tracking records, compared by ``allocation.service_layer.delivery``; and it
+gives the read side the adapters of its ports (``allocation.adapters.read_ports``):
+the positions written, for read-your-writes, and the write side's state, for a rebuild.
 """
 
 from __future__ import annotations
@@ -19,11 +21,13 @@ from django.conf import settings
 from django.utils import timezone
 
 from allocation.adapters import metrics, notifications, outbox, redis_publisher
+from allocation.adapters.read_ports import OutboxPositions, WriteSideState
 from allocation.adapters.unit_of_work import DjangoUnitOfWork
 from allocation.service_layer import delivery, handlers
 from allocation.service_layer.messagebus import MessageBus, Projection
 from allocation.service_layer.unit_of_work import AbstractUnitOfWork
-from orders_read import projections, tracking
+from orders_read import projections, rebuild, tracking
+from orders_read.freshness import WritePositions
 
 
 def bootstrap(
@@ -80,6 +84,16 @@ def read_model_lag() -> delivery.Lag:
     return delivery.lag(
         outbox.OutboxLedger(outbox.send_events_to_workers), tracking, timezone.now()
     )
+
+
+def write_positions() -> WritePositions:
+    """What the write side has written, for the reads that wait for it (selectors)."""
+    return OutboxPositions()
+
+
+def rebuild_read_model(progress: rebuild.Progress | None = None) -> int:
+    """Rebuild the read model from the write side's state; the number of orders."""
+    return rebuild.rebuild_read_model(WriteSideState(), progress)
 
 
 def _counted(handler: Callable[[Any], Any]) -> Callable[[Any], Any]:

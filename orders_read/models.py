@@ -1,14 +1,28 @@
-"""Read-model tables. Only ``orders_read.projections`` writes them.
+"""Read-model tables. Only the projections (``orders_read.projections``) and the
+rebuild (``orders_read.rebuild``) write them.
 
 ``EventLog`` is the ledger of applied events, unique per ``(sku, version)``: it makes
 projections idempotent (a duplicate insert is skipped) and order-safe (every other
 table is recomputed from the newest logged event for the key it describes), and it is
-the history shown for orders and SKUs.
+the history shown for orders and SKUs and what read-your-writes checks
+(``orders_read.freshness``). ``AppliedPosition`` is the tracking record the delivery
+check compares with the write side.
 """
 
 from __future__ import annotations
 
 from django.db import models
+
+from orders_read.rules import LineStatus, OrderStatus
+
+# The statuses are the rules' (plain Python, see orders_read.rules); the labels are
+# what the pages and the admin show.
+LINE_STATUS_LABELS = {LineStatus.ALLOCATED: "Allocated", LineStatus.WAITING: "Waiting for stock"}
+ORDER_STATUS_LABELS = {
+    OrderStatus.ALLOCATED: "Allocated",
+    OrderStatus.PARTLY_ALLOCATED: "Partly allocated",
+    OrderStatus.WAITING: "Waiting for stock",
+}
 
 
 class EventLog(models.Model):
@@ -42,7 +56,8 @@ class AppliedPosition(models.Model):
     read model holds. Events may be applied out of order; the position only moves over
     a contiguous run of logged versions, so a gap (an event lost on the way) holds it
     back until the gap is filled. Compared with the write side's last version per SKU,
-    it says exactly which events are written but not applied (``allocation.pipeline``).
+    it says exactly which events are written but not applied
+    (``allocation.service_layer.delivery``, through ``orders_read.tracking``).
     """
 
     sku = models.CharField(max_length=255, primary_key=True)
@@ -56,19 +71,33 @@ class AppliedPosition(models.Model):
         return f"{self.sku} applied up to v{self.version}"
 
 
-class LineStatus(models.TextChoices):
-    ALLOCATED = "allocated", "Allocated"
-    WAITING = "waiting", "Waiting for stock"
-
-
 class OrderLineView(models.Model):
     """One row per live ``(orderid, sku)``: allocated to a batch, or waiting."""
 
     orderid = models.CharField(max_length=255)
     sku = models.CharField(max_length=255)
     qty = models.PositiveIntegerField()
-    status = models.CharField(max_length=16, choices=LineStatus.choices)
+    status = models.CharField(max_length=16, choices=LINE_STATUS_LABELS)
     batchref = models.CharField(max_length=255, null=True, blank=True)
+    # The rows a line belongs to, for select_related: relations without a column or a
+    # constraint (ForeignObject, as Django's composite-primary-key guide shows), since
+    # events arrive in any order and a line may be projected before its batch.
+    order = models.ForeignObject(
+        "OrderView",
+        on_delete=models.DO_NOTHING,
+        from_fields=["orderid"],
+        to_fields=["orderid"],
+        null=True,
+        related_name="+",
+    )
+    batch = models.ForeignObject(
+        "BatchView",
+        on_delete=models.DO_NOTHING,
+        from_fields=["batchref"],
+        to_fields=["reference"],
+        null=True,
+        related_name="+",
+    )
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["orderid", "sku"], name="one_view_per_line")]
@@ -102,15 +131,9 @@ class BatchView(models.Model):
         return self.purchased - self.allocated
 
 
-class OrderStatus(models.TextChoices):
-    ALLOCATED = "allocated", "Allocated"
-    PARTLY_ALLOCATED = "partly_allocated", "Partly allocated"
-    WAITING = "waiting", "Waiting for stock"
-
-
 class OrderView(models.Model):
     orderid = models.CharField(max_length=255, primary_key=True)
-    status = models.CharField(max_length=20, choices=OrderStatus.choices)
+    status = models.CharField(max_length=20, choices=ORDER_STATUS_LABELS)
     line_count = models.PositiveIntegerField()
     allocated_lines = models.PositiveIntegerField()
     waiting_lines = models.PositiveIntegerField()

@@ -1,71 +1,115 @@
-"""Rebuild every read-model table from the write side.
+"""Rebuild every read-model table from what the write side holds.
 
-The one module of ``orders_read`` that reads write-side tables, on purpose. It copies
-the current lines and batches and the outbox (the event history), then derives every
-other row with the very functions the incremental projections use, so a rebuilt read
-model equals an incrementally maintained one.
+The write side gives, through the ``WriteSide`` port (``allocation.bootstrap`` gives
+the adapter), its event history and its current lines and batches. The rebuild logs
+the history, copies the lines and batches, then derives every other row with the very
+functions the incremental projections use, so a rebuilt read model equals an
+incrementally maintained one (``tests/integration/conftest.py`` checks it after every
+scenario that commits).
 
-The outbox is read before the state: an event committed in between is then either in
+The history is read before the state: an event committed in between is then either in
 neither (its task will apply it later) or in the state only (its task recomputes the
 same rows from the log), never logged-but-missing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from datetime import date
+from typing import Protocol
 
 from django.db import transaction
 
-from allocation.adapters.outbox import stored_events
-from allocation.models import BatchRecord, OrderLineRecord
-from orders_read import projections
+from allocation.domain.events import Event
 from orders_read.models import (
     AppliedPosition,
     BatchView,
     EventLog,
-    LineStatus,
     OrderLineView,
     OrderView,
     SkuStock,
 )
+from orders_read.projections import recorder
+from orders_read.rules import LineStatus
+from orders_read.sql import read_db
 
 Progress = Callable[[int, int], None]
 
 
-def rebuild_read_model(progress: Progress | None = None) -> int:
+class CurrentLine(Protocol):
+    """An order line as the write side holds it now; ``batchref`` None: it waits."""
+
+    @property
+    def orderid(self) -> str: ...
+
+    @property
+    def sku(self) -> str: ...
+
+    @property
+    def qty(self) -> int: ...
+
+    @property
+    def batchref(self) -> str | None: ...
+
+
+class CurrentBatch(Protocol):
+    """A batch as the write side holds it now; ``eta`` None: in the warehouse."""
+
+    @property
+    def reference(self) -> str: ...
+
+    @property
+    def sku(self) -> str: ...
+
+    @property
+    def eta(self) -> date | None: ...
+
+    @property
+    def purchased(self) -> int: ...
+
+
+class WriteSide(Protocol):
+    def events(self) -> Iterable[Event]:
+        """Every event ever written, in the order written."""
+        ...
+
+    def lines(self) -> Iterable[CurrentLine]: ...
+
+    def batches(self) -> Iterable[CurrentBatch]: ...
+
+
+def rebuild_read_model(source: WriteSide, progress: Progress | None = None) -> int:
     """Replace the read model; return the number of orders rebuilt."""
-    db = projections.read_db()
-    logged = [EventLog(**projections.log_fields(s.event)) for s in stored_events()]
+    db = read_db()
+    logged = [EventLog(**recorder.log_fields(event)) for event in source.events()]
     lines = [
         OrderLineView(
             orderid=line.orderid,
-            sku=line.product_id,
+            sku=line.sku,
             qty=line.qty,
-            status=LineStatus.ALLOCATED if line.batch_id else LineStatus.WAITING,
-            batchref=line.batch_id,
+            status=LineStatus.ALLOCATED if line.batchref else LineStatus.WAITING,
+            batchref=line.batchref,
         )
-        for line in OrderLineRecord.objects.all().iterator()
+        for line in source.lines()
     ]
     batches = [
-        BatchView(
-            reference=b.reference, sku=b.product_id, eta=b.eta, purchased=b.purchased_quantity
-        )
-        for b in BatchRecord.objects.all().iterator()
+        BatchView(reference=b.reference, sku=b.sku, eta=b.eta, purchased=b.purchased)
+        for b in source.batches()
     ]
     with transaction.atomic(using=db):
         for model in (EventLog, OrderLineView, BatchView, OrderView, SkuStock, AppliedPosition):
             model.objects.using(db).all().delete()
         EventLog.objects.using(db).bulk_create(logged, batch_size=1000)
-        projections.advance_positions(db, {event.sku for event in logged})
+        recorder.advance_positions(db, {event.sku for event in logged})
         OrderLineView.objects.using(db).bulk_create(lines, batch_size=1000)
         BatchView.objects.using(db).bulk_create(batches, batch_size=1000)
         for batch in batches:
-            projections.refresh_batch_allocated(db, batch.reference, batch.sku)
+            recorder.refresh_batch_allocated(db, batch.reference, batch.sku)
         for sku in sorted({b.sku for b in batches} | {line.sku for line in lines}):
-            projections.refresh_sku(db, sku)
+            recorder.refresh_sku(db, sku)
         orderids = sorted({line.orderid for line in lines})
         for done, orderid in enumerate(orderids, start=1):
-            projections.refresh_order(db, orderid)
+            recorder.refresh_order(db, orderid)
             if progress:
                 progress(done, len(orderids))
     return len(orderids)

@@ -2,14 +2,15 @@
 
 The write side knows each SKU's last version written; these functions tell the
 versions applied, from the tracking records (``AppliedPosition``) and the event log,
-which the projection writes in one transaction. ``allocation.pipeline`` compares the
-two to find events written but not applied, wherever the read model lives.
+which the projection writes in one transaction. ``allocation.service_layer.delivery``
+compares the two (this module is its ``ReadLedger``, wired by ``allocation.bootstrap``)
+to find events written but not applied, wherever the read model lives.
 """
 
 from __future__ import annotations
 
 from orders_read.models import AppliedPosition, EventLog
-from orders_read.projections import read_db
+from orders_read.sql import read_db
 
 
 def applied_positions() -> dict[str, int]:

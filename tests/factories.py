@@ -9,14 +9,8 @@ from __future__ import annotations
 import factory
 
 from allocation.models import BatchRecord, OrderLineRecord, ProductRecord
-from orders_read.models import (
-    BatchView,
-    LineStatus,
-    OrderLineView,
-    OrderStatus,
-    OrderView,
-    SkuStock,
-)
+from orders_read.models import BatchView, OrderLineView, OrderView, SkuStock
+from orders_read.rules import LineStatus, OrderStatus
 
 
 class ProductRecordFactory(factory.django.DjangoModelFactory):

@@ -212,17 +212,6 @@ def stored_events() -> Iterator[StoredEvent]:
     return (_stored(r) for r in OutboxEvent.objects.order_by("id").iterator(chunk_size=2000))
 
 
-def positions_of_order(orderid: str) -> set[tuple[str, int]]:
-    """The ``(sku, version)`` of every event written for an order: its write position."""
-    return set(OutboxEvent.objects.filter(orderid=orderid).values_list("sku", "version"))
-
-
-def position_of_sku(sku: str) -> int:
-    """The SKU's latest version; versions are gap-free per SKU, from 1."""
-    version = ProductRecord.objects.filter(sku=sku).values_list("version_number", flat=True)
-    return version.first() or 0
-
-
 def park(handler: str, name: str, payload: dict[str, Any], error: str, task_id: str) -> None:
     """A dead letter: the handler failed the event for good ("": the event itself failed).
 

@@ -18,7 +18,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
-from allocation.bootstrap import bootstrap
+from allocation.bootstrap import bootstrap, write_positions
 from allocation.entrypoints import inputs
 from allocation.entrypoints.forms import (
     AddBatchForm,
@@ -27,7 +27,7 @@ from allocation.entrypoints.forms import (
     DeallocateForm,
     PlaceOrderForm,
 )
-from orders_read import queries
+from orders_read.selectors import stock
 
 F = TypeVar("F", bound=CommandForm)
 View = Callable[..., HttpResponse]
@@ -84,7 +84,7 @@ def change_batch_quantity(request: HttpRequest) -> HttpResponse:
     def succeeded(form: ChangeBatchQuantityForm, result: None) -> str:
         ref, qty = form.cleaned_data["ref"], form.cleaned_data["qty"]
         messages.success(request, f"Batch {ref} now holds {qty} units.")
-        sku = queries.sku_of_batch(ref)
+        sku = stock.sku_of_batch(ref, write_positions())
         if sku is None:
             messages.info(request, "The change is still being processed: refresh in a moment.")
             return reverse("stock")

@@ -22,7 +22,7 @@ from allocation.domain.model import (
 )
 from allocation.entrypoints.inputs import MAX_TEXT
 from allocation.service_layer.handlers import InvalidSku
-from orders_read import queries
+from orders_read.selectors import orders, stock
 
 MAX_QTY = 2**31 - 1
 MAX_LINES = 20
@@ -135,8 +135,8 @@ class PlaceOrderForm:
         if not (self.lines.is_valid() and order_valid):
             return False
         filled = [f for f in self.lines.forms if f.cleaned_data]
-        known = queries.known_skus(f.cleaned_data["sku"] for f in filled)
-        existing = queries.line_quantities(self.order.cleaned_data["orderid"])
+        known = stock.known_skus(f.cleaned_data["sku"] for f in filled)
+        existing = orders.line_quantities(self.order.cleaned_data["orderid"])
         for form in filled:
             sku, qty = form.cleaned_data["sku"], form.cleaned_data["qty"]
             if sku not in known:

@@ -8,8 +8,9 @@ from functools import wraps
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.http import require_GET
 
+from allocation import bootstrap
 from allocation.entrypoints.inputs import BadInput, identifier
-from orders_read import queries
+from orders_read.selectors import orders
 
 STALE_HEADER = "X-Read-Model-Stale"
 
@@ -31,7 +32,7 @@ def valid_orderid(view: Callable[[HttpRequest, str], JsonResponse]) -> Callable[
 @require_GET
 @valid_orderid
 def allocations(request: HttpRequest, orderid: str) -> JsonResponse:
-    rows, fresh = queries.allocations(orderid)
+    rows, fresh = orders.allocations(orderid, bootstrap.write_positions())
     if not rows:
         response = JsonResponse({"message": f"No allocations for order {orderid}"}, status=404)
     else:
@@ -43,7 +44,7 @@ def allocations(request: HttpRequest, orderid: str) -> JsonResponse:
 @require_GET
 @valid_orderid
 def order(request: HttpRequest, orderid: str) -> JsonResponse:
-    found, fresh = queries.order(orderid)
+    found, fresh = orders.order(orderid, bootstrap.write_positions())
     if found is None:
         response = JsonResponse({"message": f"Unknown order {orderid}"}, status=404)
     else:

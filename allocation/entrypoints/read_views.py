@@ -1,4 +1,4 @@
-"""Pages that show the read model. They read through ``orders_read.queries`` only.
+"""Pages that show the read model. They read through ``orders_read.selectors`` only.
 
 Detail pages wait (bounded) for the projection to catch up with what was written for
 their order or SKU, so a user redirected here after a command sees its result; when
@@ -16,8 +16,10 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from allocation import bootstrap
-from orders_read import queries
-from orders_read.models import OrderStatus
+from orders_read.models import ORDER_STATUS_LABELS
+from orders_read.selectors import dashboard as dashboard_reads
+from orders_read.selectors import orders as order_reads
+from orders_read.selectors import stock as stock_reads
 
 PAGE_SIZE = 50
 
@@ -37,14 +39,14 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "orders_read/dashboard.html",
-        {"dashboard": queries.dashboard(bootstrap.read_model_lag())},
+        {"dashboard": dashboard_reads.dashboard(bootstrap.read_model_lag())},
     )
 
 
 @login_required
 def stock(request: HttpRequest) -> HttpResponse:
     search = param(request, "q")
-    page = paginate(request, queries.stock(search))
+    page = paginate(request, stock_reads.stock(search))
     return render(request, "orders_read/stock_list.html", {"page": page, "q": search})
 
 
@@ -64,7 +66,7 @@ def detail_page(
 
 @login_required
 def sku_detail(request: HttpRequest, sku: str) -> HttpResponse:
-    found = queries.sku_detail(sku)
+    found = stock_reads.sku_detail(sku, bootstrap.write_positions())
     template = "orders_read/sku_detail.html"
     return detail_page(request, template, found, f"Unknown SKU {sku}", {"sku": sku})
 
@@ -72,17 +74,21 @@ def sku_detail(request: HttpRequest, sku: str) -> HttpResponse:
 @login_required
 def orders(request: HttpRequest) -> HttpResponse:
     status = param(request, "status")
-    if status not in OrderStatus.values:
+    if status not in ORDER_STATUS_LABELS:
         status = ""
     filters = {name: param(request, name) for name in ("q", "sku", "batch")}
-    rows = queries.orders(status, filters["q"], filters["sku"], filters["batch"])
-    context = {"page": paginate(request, rows), "status": status, "statuses": OrderStatus.choices}
+    rows = order_reads.orders(status, filters["q"], filters["sku"], filters["batch"])
+    context = {
+        "page": paginate(request, rows),
+        "status": status,
+        "statuses": ORDER_STATUS_LABELS.items(),
+    }
     return render(request, "orders_read/order_list.html", context | filters)
 
 
 @login_required
 def order_detail(request: HttpRequest, orderid: str) -> HttpResponse:
-    found = queries.order_detail(orderid)
+    found = order_reads.order_detail(orderid, bootstrap.write_positions())
     template = "orders_read/order_detail.html"
     context = {"orderid": orderid}
     return detail_page(request, template, found, f"Unknown order {orderid}", context)

@@ -31,9 +31,9 @@ import redis
 import requests
 from django.db.models import F, Sum
 
+from allocation.bootstrap import rebuild_read_model
 from allocation.models import BatchRecord, OrderLineRecord, OutboxEvent, ProductRecord
 from orders_read.models import AppliedPosition, BatchView, EventLog
-from orders_read.rebuild import rebuild_read_model
 from tests.processes import Consumer, Gunicorn, Process, RedisServer, Relay, Worker, free_port
 from tests.read_model import snapshot
 from tests.waiting import wait_until

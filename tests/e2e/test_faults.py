@@ -21,13 +21,12 @@ from kombu import pools as kombu_pools
 from prometheus_client.parser import text_string_to_metric_families
 
 from allocation.adapters import outbox
-from allocation.bootstrap import bootstrap
+from allocation.bootstrap import bootstrap, rebuild_read_model
 from allocation.domain import commands, events
 from allocation.entrypoints.redis_consumer import consume
 from allocation.models import OrderLineRecord, OutboxEvent
 from config.celery_app import app as celery_app
 from orders_read.models import EventLog
-from orders_read.rebuild import rebuild_read_model
 from tests.processes import RedisServer, Relay, Worker, free_port
 from tests.read_model import snapshot
 from tests.waiting import wait_until

@@ -11,8 +11,8 @@ import redis
 from django.conf import settings
 from django.db import connection
 
+from allocation.bootstrap import rebuild_read_model
 from allocation.entrypoints.redis_consumer import consume
-from orders_read.rebuild import rebuild_read_model
 from tests.read_model import snapshot
 from tests.waiting import wait_until
 

@@ -5,12 +5,11 @@ from typing import Any
 
 import pytest
 
-from allocation.bootstrap import bootstrap
+from allocation.bootstrap import bootstrap, rebuild_read_model
 from allocation.domain import commands
 from allocation.models import BatchRecord, OrderLineRecord, OutboxEvent, ProductRecord
 from allocation.service_layer.messagebus import MessageBus
 from orders_read.models import EventLog
-from orders_read.rebuild import rebuild_read_model
 from tests.read_model import snapshot
 
 WRITE_MODELS = (ProductRecord, BatchRecord, OrderLineRecord, OutboxEvent)

@@ -10,10 +10,9 @@ from django.db import connection
 from django.db.models import F, Sum
 
 from allocation.adapters.unit_of_work import DjangoUnitOfWork
-from allocation.bootstrap import bootstrap
+from allocation.bootstrap import bootstrap, rebuild_read_model
 from allocation.domain import commands
 from allocation.models import BatchRecord, OrderLineRecord, OutboxEvent
-from orders_read.rebuild import rebuild_read_model
 from tests.read_model import snapshot
 
 

@@ -302,7 +302,7 @@ def test_a_line_the_bus_refuses_after_others_were_placed_is_reported(
     client, operator, stock, committed, monkeypatch
 ):
     """A SKU the read model knows but the write side does not (cannot happen, simulated)."""
-    monkeypatch.setattr("orders_read.queries.known_skus", lambda skus: set(skus))
+    monkeypatch.setattr("orders_read.selectors.stock.known_skus", lambda skus: set(skus))
     response = committed(client.post, "/place-order/", lines_form("o3", ("LAMP", 1), ("GHOST", 1)))
     assert response.status_code == 200
     form = response.context["form"]

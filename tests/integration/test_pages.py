@@ -17,15 +17,8 @@ from django.views.defaults import server_error
 from allocation.adapters import outbox
 from allocation.bootstrap import bootstrap
 from allocation.domain import commands
-from orders_read.models import (
-    BatchView,
-    EventLog,
-    LineStatus,
-    OrderLineView,
-    OrderStatus,
-    OrderView,
-    SkuStock,
-)
+from orders_read.models import BatchView, EventLog, OrderLineView, OrderView, SkuStock
+from orders_read.rules import LineStatus, OrderStatus
 
 pytestmark = pytest.mark.django_db
 

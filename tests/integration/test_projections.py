@@ -13,10 +13,10 @@ from django.db import transaction
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from allocation.bootstrap import rebuild_read_model
 from allocation.domain import commands, events
 from allocation.domain.model import AllocationError, OrderLine, Product
 from orders_read.projections import project
-from orders_read.rebuild import rebuild_read_model
 from tests.read_model import snapshot
 
 

@@ -1,8 +1,8 @@
-"""The event catalogue: every event declares its side effects and its sentence.
+"""The event catalogue: every event declares its side effects, its projection rule and
+its sentence.
 
 Adding an event class without saying what happens when it is raised fails here, not in
-production (a silently unprojected or unnamed event). The read side's rule for each
-event is checked beside its policy.
+production (a silently unprojected or unnamed event).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import pytest
 from allocation.domain import events
 from allocation.service_layer import handlers
 from allocation.service_layer.messagebus import PROJECTION
+from orders_read.projections import policy
 
 CONCRETE = sorted(
     (cls for cls in events.Event.registry.values() if not cls.__subclasses__()),
@@ -37,6 +38,11 @@ def test_the_catalogue_knows_every_event():
 @pytest.mark.parametrize("event_type", CONCRETE, ids=lambda cls: cls.__name__)
 def test_every_event_declares_its_side_effects_even_none(event_type):
     assert event_type in handlers.EVENT_HANDLERS
+
+
+@pytest.mark.parametrize("event_type", CONCRETE, ids=lambda cls: cls.__name__)
+def test_every_event_has_a_projection_rule(event_type):
+    assert event_type in policy.RULES, f"add a rule for {event_type.__name__} to policy.RULES"
 
 
 def test_side_effect_names_are_unique_and_never_the_projections():

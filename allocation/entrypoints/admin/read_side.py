@@ -9,7 +9,7 @@ from django.db.models import Model, Q, QuerySet
 from django.http import HttpRequest
 
 from orders_read.models import BatchView, EventLog, OrderLineView, OrderView, SkuStock
-from orders_read.queries import LOW_STOCK
+from orders_read.selectors.stock import LOW_STOCK
 
 if TYPE_CHECKING:
     ModelAdmin = admin.ModelAdmin[Any]

@@ -3,7 +3,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from orders_read.rebuild import rebuild_read_model
+from allocation.bootstrap import rebuild_read_model
 
 
 class Command(BaseCommand):
