@@ -22,7 +22,7 @@ database.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
@@ -46,6 +46,11 @@ class WritePositions(Protocol):
 
     def of_order(self, orderid: str) -> Mapping[str, int]:
         """Per SKU of the order, the version of its newest event about the order."""
+        ...
+
+    def of_order_query(self, orderid: str, db: str) -> tuple[str, Sequence[Any]] | None:
+        """``of_order`` as SQL for database ``db``, rows of ``(sku, version)``; None when
+        the write side's tables are not in that database."""
         ...
 
     def of_sku(self, sku: str) -> int:
@@ -98,6 +103,15 @@ def _logged(written: Mapping[str, int]) -> Check:
     return Check(statement(read_db(), template), tuple(p for pair in written.items() for p in pair))
 
 
+def _logged_query(sql: str, params: Sequence[Any]) -> Check:
+    """The check that each ``(sku, version)`` row of ``sql`` is in the log."""
+    template = (
+        "NOT EXISTS (SELECT 1 FROM (" + sql.replace("{", "{{").replace("}", "}}") + ") w"
+        " WHERE NOT EXISTS (SELECT 1 FROM {log} e WHERE e.sku = w.sku AND e.version = w.version))"
+    )
+    return Check(statement(read_db(), template), tuple(params))
+
+
 def order_rows(
     orderid: str, writes: WritePositions, read: Callable[[Check], Iterable[M]]
 ) -> tuple[list[M], bool]:
@@ -109,10 +123,14 @@ def order_rows(
     snapshot. Without rows (not projected yet, or every line gone) the check is asked
     on its own, and the order read again once it passes.
     """
-    written = writes.of_order(orderid)
-    if not written:  # the write side never heard of it: nothing to wait for
-        return list(read(NOTHING_WRITTEN)), True
-    check = _logged(written)
+    query = writes.of_order_query(orderid, read_db())
+    if query is not None:  # one database: what was written is asked in the same statement
+        check = _logged_query(*query)
+    else:
+        written = writes.of_order(orderid)
+        if not written:  # the write side never heard of it: nothing to wait for
+            return list(read(NOTHING_WRITTEN)), True
+        check = _logged(written)
 
     def attempt() -> tuple[list[M], bool]:
         rows = list(read(check))

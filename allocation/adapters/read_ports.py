@@ -15,6 +15,7 @@ the read side either.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from datetime import date
 from typing import NamedTuple
@@ -27,20 +28,22 @@ from allocation.models import BatchRecord, OrderLineRecord, OutboxEvent, Product
 
 
 class OutboxPositions:
-    def of_order(self, orderid: str) -> dict[str, int]:
-        """Per SKU of the order, the version of its newest event about the order.
+    """Part of every read of an order, so plain SQL: the ORM took longer to build these
+    statements than the database to answer them (by the outbox's ``orderid`` index)."""
 
-        Part of every ``GET /api/allocations/<id>``, so plain SQL: the ORM took several
-        times longer to build this statement than the database to answer it (by the
-        outbox's ``orderid`` index).
-        """
-        connection = connections[router.db_for_read(OutboxEvent) or "default"]
-        table = connection.ops.quote_name(OutboxEvent._meta.db_table)
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"SELECT sku, MAX(version) FROM {table} WHERE orderid = %s GROUP BY sku", [orderid]
-            )
+    ORDER = "SELECT sku, MAX(version) AS version FROM {outbox} WHERE orderid = %s GROUP BY sku"
+
+    def of_order(self, orderid: str) -> dict[str, int]:
+        """Per SKU of the order, the version of its newest event about the order."""
+        db = _outbox_db()
+        with connections[db].cursor() as cursor:
+            cursor.execute(_order_positions(db), [orderid])
             return dict(cursor.fetchall())
+
+    def of_order_query(self, orderid: str, db: str) -> tuple[str, list[str]] | None:
+        """The same as a subquery, when the read model shares the outbox's database: a
+        read of an order then asks the write side in its own statement."""
+        return (_order_positions(db), [orderid]) if db == _outbox_db() else None
 
     def of_sku(self, sku: str) -> int:
         """The product's version: versions are gap-free per SKU, from 1."""
@@ -53,6 +56,16 @@ class OutboxPositions:
             "product_id", "product__version_number"
         )
         return found.first()
+
+
+def _outbox_db() -> str:
+    return router.db_for_read(OutboxEvent) or "default"
+
+
+@functools.cache
+def _order_positions(db: str) -> str:
+    table = connections[db].ops.quote_name(OutboxEvent._meta.db_table)
+    return OutboxPositions.ORDER.format(outbox=table)
 
 
 class CurrentLine(NamedTuple):

@@ -37,6 +37,9 @@ class Written:
     def of_order(self, orderid: str) -> Mapping[str, int]:
         return self.orders.get(orderid, {})
 
+    def of_order_query(self, orderid: str, db: str) -> None:
+        return None  # as if the write side lived in another database
+
     def of_sku(self, sku: str) -> int:
         return self.skus.get(sku, 0)
 
