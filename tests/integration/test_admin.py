@@ -31,14 +31,7 @@ def url(model: Any, view: str, *args: Any) -> str:
 
 
 @pytest.fixture
-def staff(client, django_user_model):
-    user = django_user_model.objects.create_superuser("boss", "boss@example.com", None)
-    client.force_login(user)
-    return user
-
-
-@pytest.fixture
-def stock(committed) -> None:
+def lamp_orders(committed) -> None:
     """o1 has 4 LAMP in the warehouse batch; a shipment batch could take them."""
     bus = bootstrap()
     committed(bus.handle, commands.CreateBatch("b-wh", "LAMP", 10))
@@ -51,7 +44,9 @@ def stock(committed) -> None:
 
 
 @pytest.mark.parametrize("model", READ_MODELS)
-def test_read_model_tables_are_listed_searchable_and_filterable(client, staff, stock, model):
+def test_read_model_tables_are_listed_searchable_and_filterable(
+    client, superuser, lamp_orders, model
+):
     listing = client.get(url(model, "changelist"))
     assert listing.status_code == 200
     assert client.get(url(model, "changelist") + "?q=LAMP").status_code == 200
@@ -61,7 +56,7 @@ def test_read_model_tables_are_listed_searchable_and_filterable(client, staff, s
 
 
 @pytest.mark.parametrize("model", READ_MODELS)
-def test_read_model_tables_cannot_be_changed(client, staff, stock, model):
+def test_read_model_tables_cannot_be_changed(client, superuser, lamp_orders, model):
     row = model.objects.first()
     assert client.get(url(model, "add")).status_code == 403
     assert client.get(url(model, "delete", row.pk)).status_code == 403
@@ -71,7 +66,7 @@ def test_read_model_tables_cannot_be_changed(client, staff, stock, model):
     assert client.post(url(model, "change", row.pk), {}).status_code == 403
 
 
-def test_list_columns(client, staff, stock):
+def test_list_columns(client, superuser, lamp_orders):
     html = client.get(url(OrderView, "changelist")).content.decode()
     for column in ["Orderid", "Status", "Expected ship date", "Waiting lines"]:
         assert column in html
@@ -83,7 +78,7 @@ def test_list_columns(client, staff, stock):
 # -- write side: every save is a command --------------------------------------------------
 
 
-def test_adding_a_batch_sends_create_batch(client, staff, committed):
+def test_adding_a_batch_sends_create_batch(client, superuser, committed):
     data = {"reference": "b1", "sku": "CHAIR", "purchased_quantity": 7, "eta": "2031-05-01"}
     response = committed(client.post, url(BatchRecord, "add"), data)
     assert response.status_code == 302, (
@@ -120,7 +115,7 @@ def test_adding_a_batch_sends_create_batch(client, staff, committed):
     ],
 )
 def test_refused_batches_show_admin_errors_and_write_nothing(
-    client, staff, stock, data, field, message
+    client, superuser, lamp_orders, data, field, message
 ):
     before = write_counts()
     response = client.post(url(BatchRecord, "add"), data)
@@ -131,7 +126,9 @@ def test_refused_batches_show_admin_errors_and_write_nothing(
     assert write_counts() == before
 
 
-def test_changing_a_quantity_sends_the_command_and_the_line_moves(client, staff, stock, committed):
+def test_changing_a_quantity_sends_the_command_and_the_line_moves(
+    client, superuser, lamp_orders, committed
+):
     batch = BatchRecord.objects.get(reference="b-wh")
     version = ProductRecord.objects.get(sku="LAMP").version_number
     response = committed(
@@ -149,14 +146,14 @@ def test_changing_a_quantity_sends_the_command_and_the_line_moves(client, staff,
     assert OrderLineView.objects.get(orderid="o1").batchref == "b-ship"
 
 
-def test_the_change_form_edits_only_the_quantity(client, staff, stock):
+def test_the_change_form_edits_only_the_quantity(client, superuser, lamp_orders):
     batch = BatchRecord.objects.get(reference="b-wh")
     form = client.get(url(BatchRecord, "change", batch.pk)).context["adminform"].form
     assert list(form.fields) == ["purchased_quantity"]
     assert client.get(url(BatchRecord, "delete", batch.pk)).status_code == 403
 
 
-def test_contention_becomes_an_admin_error_not_a_500(client, staff, stock, monkeypatch):
+def test_contention_becomes_an_admin_error_not_a_500(client, superuser, lamp_orders, monkeypatch):
     def busy(command):
         raise TooMuchContention("The product is busy: retry")
 
@@ -172,7 +169,9 @@ def test_contention_becomes_an_admin_error_not_a_500(client, staff, stock, monke
     assert write_counts() == before
 
 
-def test_deallocate_action_sends_deallocate_for_each_line(client, staff, stock, committed):
+def test_deallocate_action_sends_deallocate_for_each_line(
+    client, superuser, lamp_orders, committed
+):
     pks = list(OrderLineRecord.objects.values_list("pk", flat=True))
     data = {"action": "deallocate", "_selected_action": pks, "index": 0}
     response = committed(client.post, url(OrderLineRecord, "changelist"), data, follow=True)
@@ -183,7 +182,7 @@ def test_deallocate_action_sends_deallocate_for_each_line(client, staff, stock, 
     assert not OrderLineView.objects.exists()
 
 
-def test_deallocate_action_reports_domain_errors(client, staff, stock, monkeypatch):
+def test_deallocate_action_reports_domain_errors(client, superuser, lamp_orders, monkeypatch):
     def refuse(command):
         raise UnknownLine(f"Order {command.orderid} has no line for sku {command.sku}")
 
@@ -201,7 +200,7 @@ def test_deallocate_action_reports_domain_errors(client, staff, stock, monkeypat
     )
 
 
-def test_staff_need_the_command_permissions(client, django_user_model, stock):
+def test_staff_need_the_command_permissions(client, django_user_model, lamp_orders):
     user = django_user_model.objects.create_user("clerk", is_staff=True)
     user.user_permissions.set(Permission.objects.filter(codename="change_batch_quantity"))
     client.force_login(user)

@@ -7,17 +7,16 @@ from datetime import date
 from typing import Any
 
 import pytest
-from django.contrib.auth.models import Permission
 from django.test import Client
 
 from allocation.bootstrap import bootstrap
 from allocation.domain import commands
-from allocation.models import BatchRecord, OrderLineRecord, OutboxEvent, ProductRecord
+from allocation.models import BatchRecord, OrderLineRecord
 from orders_read.models import OrderLineView
+from tests.fixtures.users import make_user
 
 pytestmark = pytest.mark.django_db
 
-WRITE_MODELS = (ProductRecord, BatchRecord, OrderLineRecord, OutboxEvent)
 PERMISSIONS = {
     "/batches/new/": "create_batch",
     "/place-order/": "allocate_line",
@@ -27,26 +26,8 @@ PERMISSIONS = {
 SHIP_DATE = date(2031, 5, 1)
 
 
-def write_counts() -> dict[str, int]:
-    return {model.__name__: model.objects.count() for model in WRITE_MODELS}
-
-
-def make_user(django_user_model: Any, name: str, *codenames: str) -> Any:
-    """Without a password (hashing one costs a third of a second): tests log in by force."""
-    user = django_user_model.objects.create_user(name)
-    user.user_permissions.set(Permission.objects.filter(codename__in=codenames))
-    return user
-
-
 @pytest.fixture
-def operator(client, django_user_model):
-    user = make_user(django_user_model, "operator", *PERMISSIONS.values())
-    client.force_login(user)
-    return user
-
-
-@pytest.fixture
-def stock(committed) -> None:
+def lamp_and_table(committed) -> None:
     """LAMP: 10 in the warehouse (b-wh) and 10 arriving (b-ship)."""
     bus = bootstrap()
     committed(bus.handle, commands.CreateBatch("b-wh", "LAMP", 10))
@@ -72,7 +53,7 @@ def lines_form(orderid: str, *lines: tuple[str, Any], total: int | None = None) 
 
 
 @pytest.mark.parametrize("url", PERMISSIONS)
-def test_anonymous_users_are_sent_to_log_in_and_nothing_is_written(client, url):
+def test_anonymous_users_are_sent_to_log_in_and_nothing_is_written(client, url, write_counts):
     before = write_counts()
     for response in [client.get(url), client.post(url, {"ref": "x", "sku": "y", "qty": 1})]:
         assert response.status_code == 302
@@ -82,7 +63,7 @@ def test_anonymous_users_are_sent_to_log_in_and_nothing_is_written(client, url):
 
 @pytest.mark.parametrize("url", PERMISSIONS)
 def test_users_without_the_permission_get_403_on_get_and_post(
-    client, django_user_model, stock, url
+    client, django_user_model, lamp_and_table, url, write_counts
 ):
     others = [p for u, p in PERMISSIONS.items() if u != url]
     client.force_login(make_user(django_user_model, "clerk", *others))
@@ -108,7 +89,7 @@ def test_each_permission_opens_its_own_form(client, django_user_model, url):
 
 
 @pytest.mark.parametrize("url", PERMISSIONS)
-def test_posts_without_a_csrf_token_are_refused(operator, stock, url):
+def test_posts_without_a_csrf_token_are_refused(operator, lamp_and_table, url, write_counts):
     browser = Client(enforce_csrf_checks=True)
     browser.force_login(operator)
     before = write_counts()
@@ -161,7 +142,7 @@ def test_add_batch_then_its_sku_page_shows_it(client, operator, committed):
 
 
 def test_place_order_then_its_page_shows_batches_and_waiting_lines(
-    client, operator, stock, committed
+    client, operator, lamp_and_table, committed
 ):
     response = committed(client.post, "/place-order/", lines_form("o1", ("LAMP", 4), ("TABLE", 5)))
     assert response.status_code == 302
@@ -177,7 +158,9 @@ def test_place_order_then_its_page_shows_batches_and_waiting_lines(
     assert "5 x TABLE waiting for stock" in html
 
 
-def test_placing_the_same_order_again_changes_nothing(client, operator, stock, committed):
+def test_placing_the_same_order_again_changes_nothing(
+    client, operator, lamp_and_table, committed, write_counts
+):
     committed(client.post, "/place-order/", lines_form("o1", ("LAMP", 4)))
     before = write_counts()
     response = committed(client.post, "/place-order/", lines_form("o1", ("LAMP", 4)))
@@ -185,7 +168,9 @@ def test_placing_the_same_order_again_changes_nothing(client, operator, stock, c
     assert write_counts() == before
 
 
-def test_change_quantity_moves_the_line_and_both_pages_show_it(client, operator, stock, committed):
+def test_change_quantity_moves_the_line_and_both_pages_show_it(
+    client, operator, lamp_and_table, committed
+):
     committed(client.post, "/place-order/", lines_form("o1", ("LAMP", 4)))
     response = committed(client.post, "/batches/change-quantity/", {"ref": "b-wh", "qty": 2})
     assert response.status_code == 302
@@ -202,7 +187,9 @@ def test_change_quantity_moves_the_line_and_both_pages_show_it(client, operator,
     assert history == ["Allocated", "Deallocated", "Allocated"]
 
 
-def test_deallocate_then_the_order_page_shows_the_cancellation(client, operator, stock, committed):
+def test_deallocate_then_the_order_page_shows_the_cancellation(
+    client, operator, lamp_and_table, committed
+):
     committed(client.post, "/place-order/", lines_form("o1", ("LAMP", 4)))
     response = committed(client.post, "/deallocate/", {"orderid": "o1", "sku": "LAMP"})
     assert response.status_code == 302
@@ -249,7 +236,7 @@ BAD_INPUT = [
 
 @pytest.mark.parametrize(("url", "data", "field", "message"), BAD_INPUT)
 def test_bad_input_shows_an_error_next_to_the_field_and_writes_nothing(
-    client, operator, stock, url, data, field, message
+    client, operator, lamp_and_table, url, data, field, message, write_counts
 ):
     before = write_counts()
     response = client.post(url, data)
@@ -280,7 +267,7 @@ BAD_ORDERS = [
 
 @pytest.mark.parametrize(("data", "where", "field", "message"), BAD_ORDERS)
 def test_bad_orders_show_errors_on_their_lines_and_write_nothing(
-    client, operator, stock, committed, data, where, field, message
+    client, operator, lamp_and_table, committed, data, where, field, message, write_counts
 ):
     committed(client.post, "/place-order/", lines_form("o1", ("LAMP", 4)))
     before = write_counts()
@@ -299,7 +286,7 @@ def test_bad_orders_show_errors_on_their_lines_and_write_nothing(
 
 
 def test_a_line_the_bus_refuses_after_others_were_placed_is_reported(
-    client, operator, stock, committed, monkeypatch
+    client, operator, lamp_and_table, committed, monkeypatch
 ):
     """A SKU the read model knows but the write side does not (cannot happen, simulated)."""
     monkeypatch.setattr("orders_read.selectors.stock.known_skus", lambda skus: set(skus))

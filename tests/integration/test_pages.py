@@ -26,7 +26,6 @@ N_ORDERS = 1000
 N_SKUS = 60
 MAX_QUERIES = 50
 TODAY = date(2030, 1, 1)
-COMMAND_PERMISSIONS = ["create_batch", "allocate_line", "change_batch_quantity", "deallocate_line"]
 
 
 def sku_name(n: int) -> str:
@@ -113,22 +112,6 @@ def build_read_model() -> None:
 @pytest.fixture
 def big_read_model() -> None:
     build_read_model()
-
-
-@pytest.fixture
-def viewer(client, django_user_model):
-    """A logged-in user who may look but not send commands."""
-    user = django_user_model.objects.create_user("viewer")
-    client.force_login(user)
-    return user
-
-
-@pytest.fixture
-def operator(client, django_user_model):
-    user = django_user_model.objects.create_user("operator")
-    user.user_permissions.set(Permission.objects.filter(codename__in=COMMAND_PERMISSIONS))
-    client.force_login(user)
-    return user
 
 
 PAGES = [
