@@ -120,7 +120,7 @@ def _pydantic(rule: Callable[[object], T]) -> PlainValidator:
 _IDENTIFIER = _pydantic(identifier)
 
 
-def _text_schema(what: str) -> WithJsonSchema:
+def _text_schema(what: str, example: str) -> WithJsonSchema:
     return WithJsonSchema(
         {
             "type": "string",
@@ -128,17 +128,20 @@ def _text_schema(what: str) -> WithJsonSchema:
             "maxLength": MAX_TEXT,
             "pattern": r"^\S(.*\S)?$",
             "description": f"{what}: printable, at most {MAX_TEXT} characters, no outer spaces.",
+            "examples": [example],
         }
     )
 
 
 def _count_schema(count: Count) -> WithJsonSchema:
-    return WithJsonSchema({"type": "integer", "minimum": count.minimum, "maximum": count.maximum})
+    return WithJsonSchema(
+        {"type": "integer", "minimum": count.minimum, "maximum": count.maximum, "examples": [10]}
+    )
 
 
-Reference = Annotated[str, _IDENTIFIER, _text_schema("A batch reference")]
-Sku = Annotated[str, _IDENTIFIER, _text_schema("A SKU")]
-OrderId = Annotated[str, _IDENTIFIER, _text_schema("An order id")]
+Reference = Annotated[str, _IDENTIFIER, _text_schema("A batch reference", "batch-001")]
+Sku = Annotated[str, _IDENTIFIER, _text_schema("A SKU", "RED-CHAIR")]
+OrderId = Annotated[str, _IDENTIFIER, _text_schema("An order id", "order-001")]
 Quantity = Annotated[int, _pydantic(quantity), _count_schema(quantity)]
 NewQuantity = Annotated[int, _pydantic(new_quantity), _count_schema(new_quantity)]
 Eta = Annotated[
@@ -148,6 +151,7 @@ Eta = Annotated[
         {
             "anyOf": [{"type": "string", "format": "date"}, {"type": "null"}],
             "description": "YYYY-MM-DD, or null (or absent) for stock already in the warehouse.",
+            "examples": ["2031-01-31", None],
         }
     ),
 ]

@@ -45,7 +45,7 @@ class ApiAnswersJsonMiddleware:
 
     Those are an unknown path (404), a known path with another method (django-ninja's
     405, whose ``Allow`` header is kept) and an unexpected exception (500: Django has
-    logged it and rendered its error page). Each becomes ``{"message": ...}`` with the
+    logged it and rendered its error page). Each becomes ``{"message": ...}``, with the
     same status and headers.
     """
 
@@ -66,11 +66,13 @@ class ApiAnswersJsonMiddleware:
             text = f"{request.method} is not allowed here; allowed: {response['Allow']}"
         else:
             text = response.reason_phrase
+        # Rewritten in place: headers, cookies and Django's "already logged" mark stay.
         answer = message(text, response.status_code)
-        for header, value in response.items():
-            if header.lower() not in ("content-type", "content-length"):
-                answer[header] = value
-        return answer
+        response.content = answer.content
+        response["Content-Type"] = answer["Content-Type"]
+        if response.has_header("Content-Length"):  # set by CommonMiddleware
+            response["Content-Length"] = str(len(response.content))
+        return response
 
 
 class DatabaseUnavailableMiddleware:
