@@ -102,7 +102,6 @@ api = JsonApi(
     version="1",
     description=DESCRIPTION,
     urls_namespace="api",
-    docs_url="/docs",
     docs_decorator=staff_unless_debug,
 )
 api_errors.install(api)

@@ -91,15 +91,23 @@ new_quantity = Count(minimum=0)
 """A batch's quantity after a change: 0 empties it."""
 
 
-def eta(value: object) -> date | None:
-    """When a batch arrives: a date ``YYYY-MM-DD``, or None for stock in the warehouse."""
-    if value is None:
-        return None
+def iso_date(value: object) -> date:
+    """A date written ``YYYY-MM-DD``, and only so."""
     # fromisoformat alone would also take "20240131" or "2024-W05-3".
     if isinstance(value, str) and ISO_DATE.fullmatch(value):
         with suppress(ValueError):  # "2024-02-30"
             return date.fromisoformat(value)
-    raise BadInput("must be a date YYYY-MM-DD or null")
+    raise BadInput("must be a date YYYY-MM-DD")
+
+
+def eta(value: object) -> date | None:
+    """When a batch arrives: a date, or None (JSON null) for stock in the warehouse."""
+    if value is None:
+        return None
+    try:
+        return iso_date(value)
+    except BadInput:
+        raise BadInput("must be a date YYYY-MM-DD or null") from None
 
 
 # -- the same rules as pydantic types (JSON API, Redis consumer) --------------------------
@@ -126,7 +134,7 @@ def _text_schema(what: str, example: str) -> WithJsonSchema:
             "type": "string",
             "minLength": 1,
             "maxLength": MAX_TEXT,
-            "pattern": r"^\S(.*\S)?$",
+            "pattern": r"^\S(.*\S)?$",  # no outer spaces (control characters: described)
             "description": f"{what}: printable, at most {MAX_TEXT} characters, no outer spaces.",
             "examples": [example],
         }
@@ -178,7 +186,7 @@ def describe(error: Mapping[str, Any], whole: str, subject: str = "Field") -> st
 CONFLICTS: tuple[type[Exception], ...] = (LineConflict, TooMuchContention)
 """For the client to retry or reconsider (HTTP 409)."""
 CLIENT_ERRORS: tuple[type[Exception], ...] = (AllocationError, TooMuchContention)
-"""Every refusal the client can do something about; the others are bad input (HTTP 400)."""
+"""Every refusal the caller can act on: the ``CONFLICTS``, and the rest (HTTP 400)."""
 
 _FIELDS: dict[type[Exception], str] = {
     DuplicateBatch: "ref",

@@ -34,6 +34,7 @@ from allocation.entrypoints.inputs import (
     eta,
     field_of,
     identifier,
+    iso_date,
     new_quantity,
     quantity,
 )
@@ -164,7 +165,14 @@ def test_eta_error_does_not_chain_the_value_error():
     with pytest.raises(BadInput) as caught:
         eta("2024-02-30")
     assert caught.value.__cause__ is None
-    assert caught.value.__context__ is None
+    assert caught.value.__suppress_context__
+
+
+def test_a_date_alone_is_never_null():
+    assert iso_date("2024-01-31") == date(2024, 1, 31)
+    for value in (None, "2024-02-30", "20240131"):
+        with pytest.raises(BadInput, match=r"^must be a date YYYY-MM-DD$"):
+            iso_date(value)
 
 
 # -- the rules as pydantic types (JSON API, Redis consumer) ---------------------------------
@@ -277,13 +285,13 @@ def test_form_widgets_carry_the_rules_bounds():
 def test_command_arguments_apply_the_rules():
     assert argument(quantity, int)("5") == 5
     assert argument(identifier)("LAMP") == "LAMP"
-    assert argument(eta)("2031-01-02") == date(2031, 1, 2)
+    assert argument(iso_date)("2031-01-02") == date(2031, 1, 2)
     for convert, text, message in [
         (argument(quantity, int), "0", "must be greater than or equal to 1"),
         (argument(quantity, int), "ten", "must be an integer"),
         (argument(new_quantity, int), "-3", "must be greater than or equal to 0"),
         (argument(identifier), " padded", "must have no outer spaces"),
-        (argument(eta), "20310102", "must be a date YYYY-MM-DD or null"),
+        (argument(iso_date), "20310102", "must be a date YYYY-MM-DD"),
     ]:
         with pytest.raises(argparse.ArgumentTypeError, match=f"^{message}$"):
             convert(text)

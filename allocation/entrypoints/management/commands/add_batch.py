@@ -14,7 +14,9 @@ class Command(BusCommand):
         parser.add_argument("ref", type=argument(inputs.identifier))
         parser.add_argument("sku", type=argument(inputs.identifier))
         parser.add_argument("qty", type=argument(inputs.quantity, int))
-        parser.add_argument("--eta", type=argument(inputs.eta), default=None, help="YYYY-MM-DD")
+        parser.add_argument(
+            "--eta", type=argument(inputs.iso_date), help="YYYY-MM-DD; none: in the warehouse"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         self.dispatch(CreateBatch(options["ref"], options["sku"], options["qty"], options["eta"]))
