@@ -29,6 +29,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "ninja",  # the API docs' page and its assets, served from here rather than a CDN
     "allocation",
     "orders_read",
     "allocation.entrypoints",
@@ -36,6 +37,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "allocation.entrypoints.web.middleware.RequestMetricsMiddleware",
+    "allocation.entrypoints.web.middleware.ApiAnswersJsonMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "allocation.entrypoints.web.middleware.RejectNulMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",

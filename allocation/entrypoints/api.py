@@ -1,114 +1,208 @@
-"""JSON command endpoints under /api (the book's contract: README, "Interfaces")."""
+"""The JSON API under /api, on django-ninja: the book's contract (README, "Interfaces").
+
+One ``NinjaAPI``: the commands here, the reads in ``allocation.entrypoints.read_api``.
+Each command and each answer has its schema, from which django-ninja validates the body
+(with the input rules of ``allocation.entrypoints.inputs``) and writes the OpenAPI
+document (/api/openapi.json, browsable at /api/docs). Errors: ``api_errors``.
+
+Paths, statuses and bodies are the book's, byte for byte: ``POST /api/allocate`` answers
+202 ``{"status", "batchref"}`` also when the line has to wait for stock, and 400
+``{"message": "Invalid sku X"}`` for an unknown SKU.
+
+With ``API_REQUIRE_TOKEN`` (production) a command needs ``Authorization: Bearer <token>``
+of a user holding the command's permission. CSRF does not apply (django-ninja exempts
+its views): token clients and the book's clients post without it, as they always did.
+"""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from functools import wraps
-from typing import Any
+from typing import Any, Literal
 
 from django.conf import settings
-from django.http import HttpRequest, JsonResponse
-from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_POST
+from django.contrib.admin.views.decorators import staff_member_required
+from django.contrib.auth.models import User
+from django.http import HttpRequest, HttpResponse
+from ninja import NinjaAPI, Status
+from ninja.errors import AuthorizationError
+from ninja.openapi.views import openapi_json
+from ninja.security import HttpBearer
+from pydantic import BaseModel, Field
 
 from allocation.adapters import tokens
 from allocation.bootstrap import bootstrap
 from allocation.domain import commands
-from allocation.entrypoints import inputs
+from allocation.entrypoints import api_errors, read_api
+from allocation.entrypoints.api_errors import COMMAND_ERRORS, answers
+from allocation.entrypoints.inputs import Eta, NewQuantity, OrderId, Quantity, Reference, Sku
 
-JsonView = Callable[[dict[str, Any]], JsonResponse]
-
-
-def message(text: str, status: int) -> JsonResponse:
-    return JsonResponse({"message": text}, status=status)
+View = Callable[..., HttpResponse]
 
 
-def json_command(permission: str) -> Callable[[JsonView], Callable[[HttpRequest], JsonResponse]]:
-    """POST-only JSON endpoint; bad input is a 400 and a conflict a 409, never a 500.
+def staff_unless_debug(view: View) -> View:
+    """The docs page is open in development; in production only logged-in staff see it.
 
-    With ``API_REQUIRE_TOKEN`` (production) the caller needs ``Authorization: Bearer
-    <token>`` of a user holding ``permission``; CSRF does not apply to token clients.
+    The OpenAPI document itself stays public (django-ninja hands both views to this
+    decorator): it holds no data, only the contract the README already publishes, and
+    token clients, which have no session to log in with, need it to generate a client.
+    """
+    if getattr(view, "func", None) is openapi_json:
+        return view
+    for_staff = staff_member_required(view)
+
+    @wraps(view)
+    def docs(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        return (view if settings.DEBUG else for_staff)(request, *args, **kwargs)
+
+    return docs
+
+
+class Token(HttpBearer):
+    """``Authorization: Bearer <token>`` of an active user holding ``permission``.
+
+    When ``API_REQUIRE_TOKEN`` is off (development) every caller passes, as before.
+    A token of a user without the permission is a 403, not a 401: who is asking is
+    known.
     """
 
-    def decorate(view: JsonView) -> Callable[[HttpRequest], JsonResponse]:
-        @csrf_exempt
-        @require_POST
-        @wraps(view)
-        def endpoint(request: HttpRequest) -> JsonResponse:
-            if settings.API_REQUIRE_TOKEN and (refusal := _refuse(request, permission)):
-                return refusal
-            return _run(view, request)
+    def __init__(self, permission: str) -> None:
+        super().__init__()
+        self.permission = permission
 
-        return endpoint
+    def __call__(self, request: HttpRequest) -> Any:
+        if not settings.API_REQUIRE_TOKEN:
+            return True  # open: django-ninja only needs a true value
+        return super().__call__(request)
 
-    return decorate
-
-
-def _refuse(request: HttpRequest, permission: str) -> JsonResponse | None:
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    user = tokens.user_for(token.strip()) if scheme.lower() == "bearer" and token else None
-    if user is None:
-        response = message("Authentication required: send Authorization: Bearer <token>", 401)
-        response["WWW-Authenticate"] = "Bearer"
-        return response
-    if not user.has_perm(permission):
-        return message(f"Permission denied: needs {permission}", 403)
-    return None
+    def authenticate(self, request: HttpRequest, token: str) -> User | None:
+        user = tokens.user_for(token.strip()) if token.strip() else None
+        if user is not None and not user.has_perm(self.permission):
+            raise AuthorizationError(message=f"Permission denied: needs {self.permission}")
+        return user
 
 
-def _run(view: JsonView, request: HttpRequest) -> JsonResponse:
-    try:
-        body = json.loads(request.body or b"")
-    except (ValueError, UnicodeDecodeError):
-        return message("Malformed JSON body", 400)
-    if not isinstance(body, dict):
-        return message("The body must be a JSON object", 400)
-    try:
-        return view(body)
-    except inputs.CONFLICTS as error:
-        return message(str(error), 409)
-    except inputs.CLIENT_ERRORS as error:
-        return message(str(error), 400)
+DESCRIPTION = """Allocates order lines to batches of stock.
+
+Every error is `{"message": ...}`. In production (`API_REQUIRE_TOKEN`) the commands need
+`Authorization: Bearer <token>` of a user with the command's permission; the reads are open.
+Reads wait briefly for the read model to reflect the caller's writes and say in
+`X-Read-Model-Stale` whether they do.
+"""
 
 
-@json_command("allocation.create_batch")
-def add_batch(body: dict[str, Any]) -> JsonResponse:
-    command = commands.CreateBatch(
-        ref=inputs.text(body, "ref"),
-        sku=inputs.text(body, "sku"),
-        qty=inputs.quantity(body, "qty"),
-        eta=inputs.optional_date(body, "eta"),
-    )
-    bootstrap().handle(command)
-    return JsonResponse({"ref": command.ref}, status=201)
+class JsonApi(NinjaAPI):
+    def get_content_type(self) -> str:
+        """``application/json``, as the API always answered (JSON is UTF-8 by definition)."""
+        return "application/json"
 
 
-@json_command("allocation.allocate_line")
-def allocate(body: dict[str, Any]) -> JsonResponse:
-    command = commands.Allocate(
-        orderid=inputs.text(body, "orderid"),
-        sku=inputs.text(body, "sku"),
-        qty=inputs.quantity(body, "qty"),
-    )
-    batchref = bootstrap().handle(command)
-    status = "allocated" if batchref else "waiting"
-    return JsonResponse({"status": status, "batchref": batchref}, status=202)
+api = JsonApi(
+    title="Allocation",
+    version="1",
+    description=DESCRIPTION,
+    urls_namespace="api",
+    docs_decorator=staff_unless_debug,
+)
+api_errors.install(api)
 
 
-@json_command("allocation.deallocate_line")
-def deallocate(body: dict[str, Any]) -> JsonResponse:
-    command = commands.Deallocate(
-        orderid=inputs.text(body, "orderid"), sku=inputs.text(body, "sku")
-    )
-    bootstrap().handle(command)
-    return JsonResponse({"status": "deallocated"}, status=200)
+# -- schemas ------------------------------------------------------------------------------
 
 
-@json_command("allocation.change_batch_quantity")
-def change_batch_quantity(body: dict[str, Any]) -> JsonResponse:
-    command = commands.ChangeBatchQuantity(
-        ref=inputs.text(body, "ref"), qty=inputs.quantity(body, "qty", minimum=0)
-    )
-    bootstrap().handle(command)
-    return JsonResponse({"status": "changed"}, status=200)
+class AddBatch(BaseModel):
+    ref: Reference
+    sku: Sku
+    qty: Quantity
+    eta: Eta = None
+
+
+class BatchAdded(BaseModel):
+    ref: str
+
+
+class Allocate(BaseModel):
+    orderid: OrderId
+    sku: Sku
+    qty: Quantity
+
+
+class Allocation(BaseModel):
+    status: Literal["allocated", "waiting"]
+    batchref: str | None = Field(description="null while the line waits for stock")
+
+
+class Deallocate(BaseModel):
+    orderid: OrderId
+    sku: Sku
+
+
+class Deallocated(BaseModel):
+    status: Literal["deallocated"]
+
+
+class ChangeBatchQuantity(BaseModel):
+    ref: Reference
+    qty: NewQuantity
+
+
+class QuantityChanged(BaseModel):
+    status: Literal["changed"]
+
+
+# -- commands -----------------------------------------------------------------------------
+
+
+@api.post(
+    "/add_batch",
+    url_name="add-batch",
+    auth=Token("allocation.create_batch"),
+    **answers({201: BatchAdded}, COMMAND_ERRORS),
+)
+def add_batch(request: HttpRequest, body: AddBatch) -> Status[BatchAdded]:
+    """A batch of stock: in the warehouse (`eta` null) or arriving on `eta`."""
+    bootstrap().handle(commands.CreateBatch(body.ref, body.sku, body.qty, body.eta))
+    return Status(201, BatchAdded(ref=body.ref))
+
+
+@api.post(
+    "/allocate",
+    url_name="allocate",
+    auth=Token("allocation.allocate_line"),
+    **answers({202: Allocation}, COMMAND_ERRORS),
+)
+def allocate(request: HttpRequest, body: Allocate) -> Status[Allocation]:
+    """An order line to the preferred batch; when none can take it the line waits (still 202).
+
+    Sending an identical line again changes nothing and answers the same batch.
+    """
+    batchref = bootstrap().handle(commands.Allocate(body.orderid, body.sku, body.qty))
+    status: Literal["allocated", "waiting"] = "allocated" if batchref else "waiting"
+    return Status(202, Allocation(status=status, batchref=batchref))
+
+
+@api.post(
+    "/deallocate",
+    url_name="deallocate",
+    auth=Token("allocation.deallocate_line"),
+    **answers({200: Deallocated}, COMMAND_ERRORS),
+)
+def deallocate(request: HttpRequest, body: Deallocate) -> Deallocated:
+    """Cancel an order's line for a SKU, allocated or waiting."""
+    bootstrap().handle(commands.Deallocate(body.orderid, body.sku))
+    return Deallocated(status="deallocated")
+
+
+@api.post(
+    "/change_batch_quantity",
+    url_name="change-quantity",
+    auth=Token("allocation.change_batch_quantity"),
+    **answers({200: QuantityChanged}, COMMAND_ERRORS),
+)
+def change_batch_quantity(request: HttpRequest, body: ChangeBatchQuantity) -> QuantityChanged:
+    """Set a batch's purchased quantity; lines that no longer fit are reallocated or wait."""
+    bootstrap().handle(commands.ChangeBatchQuantity(body.ref, body.qty))
+    return QuantityChanged(status="changed")
+
+
+api.add_router("", read_api.router)

@@ -1,52 +1,82 @@
 """Web forms that become commands.
 
-Field validation mirrors ``allocation.entrypoints.inputs`` (non-empty text of at most 255
-characters, positive 32-bit quantities), so a form never builds a command the JSON API
-would refuse. The rules themselves stay in the domain: whatever the bus rejects comes
-back through ``add_command_error`` and is shown next to the field it is about.
+Their fields apply the input rules of ``allocation.entrypoints.inputs``, the JSON API's
+own, with the same words, so a form never builds a command the API would refuse. Django
+still parses the text boxes (a whole number, a date) and strips outer spaces, as a person
+expects. The rules about stock and orders stay in the domain: whatever the bus refuses
+comes back through ``show_command_error``, next to the field it is about (the admin's
+forms use it too).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils.text import capfirst
 
 from allocation.domain import commands
-from allocation.domain.model import (
-    DuplicateBatch,
-    InvalidQuantity,
-    LineConflict,
-    UnknownBatch,
-)
-from allocation.entrypoints.inputs import MAX_TEXT
-from allocation.service_layer.handlers import InvalidSku
+from allocation.entrypoints import inputs
 from orders_read.selectors import orders, stock
 
-MAX_QTY = 2**31 - 1
 MAX_LINES = 20
 
 
-def text_field(label: str, **kwargs: Any) -> forms.CharField:
-    return forms.CharField(label=label, max_length=MAX_TEXT, **kwargs)
+def rule_validator(rule: Callable[[Any], object]) -> Callable[[Any], None]:
+    """An input rule as a field validator: "Must be greater than or equal to 1."."""
+
+    def validate(value: Any) -> None:
+        try:
+            rule(value)
+        except inputs.BadInput as error:
+            # Not "invalid": a field replaces the message of a code it knows by its own.
+            raise ValidationError(f"{capfirst(str(error))}.", code="input_rule") from None
+
+    return validate
 
 
-def qty_field(label: str = "Quantity", minimum: int = 1, **kwargs: Any) -> forms.IntegerField:
-    return forms.IntegerField(label=label, min_value=minimum, max_value=MAX_QTY, **kwargs)
+def text_field(label: str) -> forms.CharField:
+    """A reference, SKU or order id (``inputs.identifier``)."""
+    return forms.CharField(
+        label=label,
+        validators=[rule_validator(inputs.identifier)],
+        widget=forms.TextInput(attrs={"maxlength": inputs.MAX_TEXT}),
+    )
+
+
+def qty_field(label: str = "Quantity", rule: inputs.Count = inputs.quantity) -> forms.IntegerField:
+    """A quantity (``inputs.quantity``, or ``inputs.new_quantity`` for a change)."""
+    return forms.IntegerField(
+        label=label,
+        validators=[rule_validator(rule)],
+        widget=forms.NumberInput(attrs={"min": rule.minimum, "max": rule.maximum}),
+    )
+
+
+def show_command_error(
+    form: forms.BaseForm, error: Exception, names: Mapping[str, str] | None = None
+) -> None:
+    """The bus's refusal next to the field it is about (``inputs.field_of``).
+
+    ``names`` renames command fields to the form's, where they differ (the admin's forms
+    have the model's names); a refusal about a field the form lacks is the form's own.
+    """
+    field = inputs.field_of(error)
+    if field is not None and names:
+        field = names.get(field, field)
+    form.add_error(field if field in form.fields else None, str(error))
 
 
 class CommandForm(forms.Form):
     """A form whose valid data is one command, and which can show the bus's refusal."""
 
-    error_fields: ClassVar[dict[type[Exception], str]] = {}
-
     def command(self) -> commands.Command:
         raise NotImplementedError
 
     def add_command_error(self, error: Exception) -> None:
-        field = next((f for t, f in self.error_fields.items() if isinstance(error, t)), None)
-        self.add_error(field, str(error))
+        show_command_error(self, error)
 
 
 class AddBatchForm(CommandForm):
@@ -59,7 +89,6 @@ class AddBatchForm(CommandForm):
         help_text="Leave empty for stock already in the warehouse.",
         widget=forms.DateInput(attrs={"type": "date"}),
     )
-    error_fields = {DuplicateBatch: "ref", InvalidQuantity: "qty"}
 
     def command(self) -> commands.CreateBatch:
         data = self.cleaned_data
@@ -68,8 +97,7 @@ class AddBatchForm(CommandForm):
 
 class ChangeBatchQuantityForm(CommandForm):
     ref = text_field("Batch reference")
-    qty = qty_field("New quantity", minimum=0)
-    error_fields = {UnknownBatch: "ref", InvalidQuantity: "qty"}
+    qty = qty_field("New quantity", inputs.new_quantity)
 
     def command(self) -> commands.ChangeBatchQuantity:
         return commands.ChangeBatchQuantity(self.cleaned_data["ref"], self.cleaned_data["qty"])
@@ -78,7 +106,6 @@ class ChangeBatchQuantityForm(CommandForm):
 class DeallocateForm(CommandForm):
     orderid = text_field("Order id")
     sku = text_field("SKU")
-    error_fields = {InvalidSku: "sku"}
 
     def command(self) -> commands.Deallocate:
         return commands.Deallocate(self.cleaned_data["orderid"], self.cleaned_data["sku"])
@@ -91,7 +118,6 @@ class OrderForm(forms.Form):
 class LineForm(CommandForm):
     sku = text_field("SKU")
     qty = qty_field()
-    error_fields = {InvalidSku: "sku", LineConflict: "qty", InvalidQuantity: "qty"}
 
 
 if TYPE_CHECKING:

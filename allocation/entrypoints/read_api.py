@@ -1,53 +1,87 @@
-"""JSON read endpoints under /api, answered from the read model only."""
+"""JSON reads under /api, answered from the read model only (mounted by ``api``).
+
+Each read waits, briefly, for the read model to reflect what was written for the order,
+and says in ``X-Read-Model-Stale`` whether it does (its 404s too: an allocation written
+but not projected yet is "stale", not "unknown").
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import wraps
+from datetime import date
+from typing import Any
 
-from django.http import HttpRequest, JsonResponse
-from django.views.decorators.http import require_GET
+from django.http import HttpRequest, HttpResponse
+from ninja import Router, Status
+from pydantic import BaseModel
 
 from allocation import bootstrap
-from allocation.entrypoints.inputs import BadInput, identifier
+from allocation.entrypoints.api_errors import READ_ERRORS, Message, answers
+from allocation.entrypoints.inputs import OrderId
+from orders_read.rules import LineStatus, OrderStatus
 from orders_read.selectors import orders
 
 STALE_HEADER = "X-Read-Model-Stale"
+_STALE_DOC = {
+    "headers": {
+        STALE_HEADER: {
+            "description": "true when the read model had not caught up with the order's"
+            " writes within `READ_YOUR_WRITES_TIMEOUT`",
+            "required": True,
+            "schema": {"type": "string", "enum": ["true", "false"]},
+        }
+    }
+}
+_READ = {200: _STALE_DOC, 404: _STALE_DOC}
+
+router = Router(tags=["reads"])
 
 
-def valid_orderid(view: Callable[[HttpRequest, str], JsonResponse]) -> Callable[..., JsonResponse]:
-    """An order id no order can have is a 400 (and never reaches the database)."""
-
-    @wraps(view)
-    def checked(request: HttpRequest, orderid: str) -> JsonResponse:
-        try:
-            identifier(orderid, "Order id")
-        except BadInput as error:
-            return JsonResponse({"message": str(error)}, status=400)
-        return view(request, orderid)
-
-    return checked
+class AllocationRow(BaseModel):
+    sku: str
+    batchref: str
 
 
-@require_GET
-@valid_orderid
-def allocations(request: HttpRequest, orderid: str) -> JsonResponse:
+class OrderLine(BaseModel):
+    sku: str
+    qty: int
+    status: LineStatus
+    batchref: str | None
+
+
+class Order(BaseModel):
+    orderid: str
+    status: OrderStatus
+    expected_ship_date: date | None
+    lines: list[OrderLine]
+
+
+def _staleness(response: HttpResponse, fresh: bool) -> None:
+    response[STALE_HEADER] = "false" if fresh else "true"
+
+
+@router.get(
+    "/allocations/{orderid}",
+    url_name="allocations",
+    **answers({200: list[AllocationRow]}, READ_ERRORS, _READ),
+)
+def allocations(
+    request: HttpRequest, orderid: OrderId, response: HttpResponse
+) -> list[dict[str, Any]] | Status[Message]:
+    """The book's read: the order's allocated lines (404 while it has none)."""
     rows, fresh = orders.allocations(orderid, bootstrap.write_positions())
+    _staleness(response, fresh)
     if not rows:
-        response = JsonResponse({"message": f"No allocations for order {orderid}"}, status=404)
-    else:
-        response = JsonResponse(rows, safe=False)
-    response[STALE_HEADER] = "false" if fresh else "true"
-    return response
+        return Status(404, Message(message=f"No allocations for order {orderid}"))
+    return rows
 
 
-@require_GET
-@valid_orderid
-def order(request: HttpRequest, orderid: str) -> JsonResponse:
+@router.get("/orders/{orderid}", url_name="order", **answers({200: Order}, READ_ERRORS, _READ))
+def order(
+    request: HttpRequest, orderid: OrderId, response: HttpResponse
+) -> dict[str, Any] | Status[Message]:
+    """The order's status, expected ship date and every line, allocated or waiting."""
     found, fresh = orders.order(orderid, bootstrap.write_positions())
+    _staleness(response, fresh)
     if found is None:
-        response = JsonResponse({"message": f"Unknown order {orderid}"}, status=404)
-    else:
-        response = JsonResponse(found)
-    response[STALE_HEADER] = "false" if fresh else "true"
-    return response
+        return Status(404, Message(message=f"Unknown order {orderid}"))
+    return found

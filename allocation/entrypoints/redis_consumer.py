@@ -7,41 +7,43 @@ poison message or a Redis restart never stops the consumer.
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 from collections.abc import Callable
 from typing import Any
 
 import redis
+from pydantic import BaseModel, ValidationError
 
 from allocation.bootstrap import bootstrap
 from allocation.domain.commands import ChangeBatchQuantity
 from allocation.entrypoints import inputs
+from allocation.entrypoints.inputs import NewQuantity, Reference
 from allocation.service_layer.messagebus import MessageBus
 
 logger = logging.getLogger(__name__)
 
 CHANNEL = "change_batch_quantity"
-BAD_MESSAGE: tuple[type[Exception], ...] = (
-    ValueError,
-    UnicodeDecodeError,
-    *inputs.CLIENT_ERRORS,
-)
+
+
+class ChangeBatchQuantityMessage(BaseModel):
+    """The book's message: ``{"batchref": str, "qty": int}``, with the API's input rules."""
+
+    batchref: Reference
+    qty: NewQuantity
 
 
 def handle_message(data: bytes | str, bus: MessageBus) -> bool:
     """Run one message; True if it became a command that succeeded."""
     try:
-        body = json.loads(data)
-        if not isinstance(body, dict):
-            raise inputs.BadInput("message must be a JSON object")
-        command = ChangeBatchQuantity(
-            ref=inputs.text(body, "batchref"),
-            qty=inputs.quantity(body, "qty", minimum=0),
-        )
-        bus.handle(command)
-    except BAD_MESSAGE as error:
+        message = ChangeBatchQuantityMessage.model_validate_json(data)
+    except ValidationError as error:
+        problem = inputs.describe(error.errors()[0], "message")
+        logger.warning("skipping bad %s message %r: %s", CHANNEL, data, problem)
+        return False
+    try:
+        bus.handle(ChangeBatchQuantity(ref=message.batchref, qty=message.qty))
+    except inputs.CLIENT_ERRORS as error:
         logger.warning("skipping bad %s message %r: %s", CHANNEL, data, error)
         return False
     except Exception:

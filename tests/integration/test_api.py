@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
@@ -10,22 +9,12 @@ import pytest
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def post(client, path: str, body: object):
-    data = body if isinstance(body, str | bytes) else json.dumps(body)
-    return client.post(f"/api/{path}", data=data, content_type="application/json")
+def test_happy_path_returns_202_and_the_allocation_is_readable(client, api):
+    api.add_batch("later", "LAMP", 100, "2031-01-02")
+    api.add_batch("early", "LAMP", 100, "2031-01-01")
+    api.add_batch("other", "CHAIR", 100)
 
-
-def add_batch(client, ref: str, sku: str, qty: int, eta: str | None = None) -> None:
-    response = post(client, "add_batch", {"ref": ref, "sku": sku, "qty": qty, "eta": eta})
-    assert response.status_code == 201, response.json()
-
-
-def test_happy_path_returns_202_and_the_allocation_is_readable(client):
-    add_batch(client, "later", "LAMP", 100, "2031-01-02")
-    add_batch(client, "early", "LAMP", 100, "2031-01-01")
-    add_batch(client, "other", "CHAIR", 100)
-
-    response = post(client, "allocate", {"orderid": "o1", "sku": "LAMP", "qty": 3})
+    response = api.post("allocate", {"orderid": "o1", "sku": "LAMP", "qty": 3})
     assert response.status_code == 202
     assert response.json() == {"status": "allocated", "batchref": "early"}
 
@@ -35,9 +24,9 @@ def test_happy_path_returns_202_and_the_allocation_is_readable(client):
     assert read["X-Read-Model-Stale"] == "false"
 
 
-def test_out_of_stock_is_still_202_and_the_line_waits(client):
-    add_batch(client, "b1", "LAMP", 2)
-    response = post(client, "allocate", {"orderid": "o1", "sku": "LAMP", "qty": 3})
+def test_out_of_stock_is_still_202_and_the_line_waits(client, api):
+    api.add_batch("b1", "LAMP", 2)
+    response = api.post("allocate", {"orderid": "o1", "sku": "LAMP", "qty": 3})
     assert response.status_code == 202
     assert response.json() == {"status": "waiting", "batchref": None}
     assert client.get("/api/allocations/o1").status_code == 404
@@ -45,13 +34,13 @@ def test_out_of_stock_is_still_202_and_the_line_waits(client):
     assert order["status"] == "waiting"
     assert order["lines"] == [{"sku": "LAMP", "qty": 3, "status": "waiting", "batchref": None}]
 
-    add_batch(client, "b2", "LAMP", 5)  # stock arrives: the waiting line is allocated
+    api.add_batch("b2", "LAMP", 5)  # stock arrives: the waiting line is allocated
     assert client.get("/api/allocations/o1").json() == [{"sku": "LAMP", "batchref": "b2"}]
 
 
-def test_unknown_sku_is_400_with_the_books_message(client, write_counts):
+def test_unknown_sku_is_400_with_the_books_message(write_counts, api):
     before = write_counts()
-    response = post(client, "allocate", {"orderid": "o1", "sku": "NOPE", "qty": 1})
+    response = api.post("allocate", {"orderid": "o1", "sku": "NOPE", "qty": 1})
     assert response.status_code == 400
     assert response.json() == {"message": "Invalid sku NOPE"}
     assert write_counts() == before
@@ -64,31 +53,31 @@ def test_unknown_order_is_404(client):
     assert client.get("/api/orders/nobody").status_code == 404
 
 
-def test_identical_resubmit_is_a_noop_and_a_changed_qty_is_a_409(client, write_counts):
-    add_batch(client, "b1", "LAMP", 10)
-    assert post(client, "allocate", {"orderid": "o1", "sku": "LAMP", "qty": 2}).status_code == 202
+def test_identical_resubmit_is_a_noop_and_a_changed_qty_is_a_409(write_counts, api):
+    api.add_batch("b1", "LAMP", 10)
+    assert api.post("allocate", {"orderid": "o1", "sku": "LAMP", "qty": 2}).status_code == 202
     before = write_counts()
 
-    again = post(client, "allocate", {"orderid": "o1", "sku": "LAMP", "qty": 2})
+    again = api.post("allocate", {"orderid": "o1", "sku": "LAMP", "qty": 2})
     assert again.status_code == 202
     assert again.json()["batchref"] == "b1"
-    changed = post(client, "allocate", {"orderid": "o1", "sku": "LAMP", "qty": 3})
+    changed = api.post("allocate", {"orderid": "o1", "sku": "LAMP", "qty": 3})
     assert changed.status_code == 409
     assert "already has 2" in changed.json()["message"]
     assert write_counts() == before
 
 
-def test_deallocate_and_change_batch_quantity(client):
-    add_batch(client, "b1", "LAMP", 10)
-    add_batch(client, "b2", "LAMP", 10, "2031-01-01")
-    post(client, "allocate", {"orderid": "o1", "sku": "LAMP", "qty": 4})
-    post(client, "allocate", {"orderid": "o2", "sku": "LAMP", "qty": 4})
+def test_deallocate_and_change_batch_quantity(client, api):
+    api.add_batch("b1", "LAMP", 10)
+    api.add_batch("b2", "LAMP", 10, "2031-01-01")
+    api.post("allocate", {"orderid": "o1", "sku": "LAMP", "qty": 4})
+    api.post("allocate", {"orderid": "o2", "sku": "LAMP", "qty": 4})
 
-    response = post(client, "change_batch_quantity", {"ref": "b1", "qty": 5})
+    response = api.post("change_batch_quantity", {"ref": "b1", "qty": 5})
     assert response.status_code == 200
     assert client.get("/api/allocations/o2").json() == [{"sku": "LAMP", "batchref": "b2"}]
 
-    response = post(client, "deallocate", {"orderid": "o1", "sku": "LAMP"})
+    response = api.post("deallocate", {"orderid": "o1", "sku": "LAMP"})
     assert response.status_code == 200
     assert client.get("/api/allocations/o1").status_code == 404
 
@@ -144,12 +133,12 @@ BAD_INPUTS = [
 
 
 @pytest.mark.parametrize(("path", "body"), BAD_INPUTS)
-def test_bad_input_is_a_400_with_a_message_and_writes_nothing(client, write_counts, path, body):
-    add_batch(client, "b1", "LAMP", 10)
-    post(client, "allocate", {"orderid": "o1", "sku": "LAMP", "qty": 1})
+def test_bad_input_is_a_400_with_a_message_and_writes_nothing(write_counts, path, body, api):
+    api.add_batch("b1", "LAMP", 10)
+    api.post("allocate", {"orderid": "o1", "sku": "LAMP", "qty": 1})
     before = write_counts()
 
-    response = post(client, path, body)
+    response = api.post(path, body)
 
     assert response.status_code == 400, response.content
     assert isinstance(response.json()["message"], str)

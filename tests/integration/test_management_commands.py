@@ -84,6 +84,24 @@ def test_bad_arguments_exit_non_zero_with_one_line(args):
     assert not BatchRecord.objects.exists()
 
 
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("allocate", "o1", "LAMP", "0"), "argument qty: must be greater than or equal to 1"),
+        (("add_batch", "b1", "LAMP", "ten"), "argument qty: must be an integer"),
+        (("add_batch", "b1", "LAMP", "1", "--eta", "2031-1-2"), "must be a date YYYY-MM-DD$"),
+        (("change_batch_quantity", "b1", "-3"), "argument qty: must be greater than or equal to 0"),
+        (("deallocate", " o1", "LAMP"), "argument orderid: must have no outer spaces"),
+        (("add_batch", "x" * 256, "LAMP", "1"), "argument ref: must be at most 255 characters"),
+    ],
+)
+def test_bad_arguments_say_what_the_input_rules_say(args, message, write_counts):
+    before = write_counts()
+    with pytest.raises(CommandError, match=message):
+        run(*args)
+    assert write_counts() == before
+
+
 def test_consume_events_needs_redis():
     with override_settings(REDIS_URL=""), pytest.raises(CommandError, match="REDIS_URL"):
         run("consume_events")

@@ -1,79 +1,98 @@
-"""Parsing untrusted input (allocation.entrypoints) and serialising events."""
+"""The input rules every entrypoint shares (allocation.entrypoints.inputs), each
+entrypoint's form of them, and serialising events."""
 
+import argparse
 import json
 from datetime import date
 
 import pytest
+from django import forms
+from pydantic import BaseModel, ValidationError
 
 from allocation.domain import events
-from allocation.domain.model import AllocationError, LineConflict, UnknownBatch
+from allocation.domain.model import (
+    AllocationError,
+    DuplicateBatch,
+    InvalidQuantity,
+    LineConflict,
+    UnknownBatch,
+    UnknownLine,
+)
+from allocation.entrypoints import inputs
+from allocation.entrypoints.forms import qty_field, text_field
 from allocation.entrypoints.inputs import (
     CLIENT_ERRORS,
     CONFLICTS,
+    MAX_QTY,
     MAX_TEXT,
     BadInput,
-    optional_date,
+    Eta,
+    NewQuantity,
+    Quantity,
+    Sku,
+    describe,
+    eta,
+    field_of,
+    identifier,
+    iso_date,
+    new_quantity,
     quantity,
-    text,
 )
+from allocation.entrypoints.management.bus_command import argument
 from allocation.service_layer.handlers import InvalidSku
 from allocation.service_layer.messagebus import TooMuchContention
 
-# -- text -----------------------------------------------------------------------------------
+# -- identifier -----------------------------------------------------------------------------
 
 
-def test_text_returns_the_value():
-    assert text({"sku": "RED-CHAIR"}, "sku") == "RED-CHAIR"
+def test_identifier_returns_the_value():
+    assert identifier("RED-CHAIR") == "RED-CHAIR"
 
 
-def test_text_accepts_inner_spaces_and_unicode():
-    assert text({"ref": "batch 1 · été"}, "ref") == "batch 1 · été"
-
-
-def test_text_missing_field():
-    with pytest.raises(BadInput, match="Missing field 'sku'"):
-        text({"ref": "x"}, "sku")
+def test_identifier_accepts_inner_spaces_and_unicode():
+    assert identifier("batch 1 · été") == "batch 1 · été"
 
 
 @pytest.mark.parametrize("value", [None, 42, 4.2, True, ["a"], {"a": 1}])
-def test_text_wrong_type(value):
-    with pytest.raises(BadInput, match="Field 'sku' must be a non-empty string"):
-        text({"sku": value}, "sku")
+def test_identifier_wrong_type(value):
+    with pytest.raises(BadInput, match=r"^must be a non-empty string$"):
+        identifier(value)
 
 
 @pytest.mark.parametrize("value", ["", " ", "\t\n"])
-def test_text_must_not_be_empty(value):
-    with pytest.raises(BadInput, match="Field 'sku' must be a non-empty string"):
-        text({"sku": value}, "sku")
+def test_identifier_must_not_be_empty(value):
+    with pytest.raises(BadInput, match=r"^must be a non-empty string$"):
+        identifier(value)
 
 
-def test_text_at_the_maximum_length_is_accepted():
-    assert text({"sku": "x" * MAX_TEXT}, "sku") == "x" * MAX_TEXT
+def test_identifier_at_the_maximum_length_is_accepted():
+    assert identifier("x" * MAX_TEXT) == "x" * MAX_TEXT
 
 
-def test_text_too_long():
+def test_identifier_too_long():
     assert MAX_TEXT == 255
-    with pytest.raises(BadInput, match="Field 'sku' must be at most 255 characters"):
-        text({"sku": "x" * (MAX_TEXT + 1)}, "sku")
+    with pytest.raises(BadInput, match=r"^must be at most 255 characters$"):
+        identifier("x" * (MAX_TEXT + 1))
 
 
 @pytest.mark.parametrize("value", [" RED-CHAIR", "RED-CHAIR ", " RED-CHAIR ", "RED-CHAIR\n"])
-def test_text_outer_spaces(value):
-    with pytest.raises(BadInput, match="no outer spaces"):
-        text({"sku": value}, "sku")
+def test_identifier_outer_spaces(value):
+    with pytest.raises(BadInput, match=r"^must have no outer spaces$"):
+        identifier(value)
 
 
-# -- quantity -------------------------------------------------------------------------------
+@pytest.mark.parametrize("value", ["a\x00b", "a\x01b", "a\nb", "a\x7fb", "a\x85b", "a\ud800b"])
+def test_identifier_control_characters_and_lone_surrogates(value):
+    with pytest.raises(BadInput, match=r"^must not contain control characters$"):
+        identifier(value)
+
+
+# -- quantities -----------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("value", [1, 10, 2**31 - 1])
 def test_quantity_returns_the_value(value):
-    assert quantity({"qty": value}, "qty") == value
-
-
-def test_quantity_missing_field():
-    with pytest.raises(BadInput, match="Missing field 'qty'"):
-        quantity({}, "qty")
+    assert quantity(value) == value
 
 
 @pytest.mark.parametrize(
@@ -82,72 +101,203 @@ def test_quantity_missing_field():
     ids=["true", "false", "float-integral", "float", "string", "null", "list", "dict"],
 )
 def test_quantity_wrong_type(value):
-    with pytest.raises(BadInput, match="Field 'qty' must be an integer"):
-        quantity({"qty": value}, "qty")
+    with pytest.raises(BadInput, match=r"^must be an integer$"):
+        quantity(value)
 
 
 @pytest.mark.parametrize("value", [0, -1, -(2**40)])
-def test_quantity_below_the_default_minimum_of_one(value):
-    with pytest.raises(BadInput, match="Field 'qty' must be at least 1"):
-        quantity({"qty": value}, "qty")
+def test_quantity_below_one(value):
+    with pytest.raises(BadInput, match=r"^must be greater than or equal to 1$"):
+        quantity(value)
 
 
-def test_quantity_with_a_minimum_of_zero():
-    assert quantity({"qty": 0}, "qty", minimum=0) == 0
-    with pytest.raises(BadInput, match="Field 'qty' must be at least 0"):
-        quantity({"qty": -1}, "qty", minimum=0)
+def test_new_quantity_may_be_zero():
+    assert new_quantity(0) == 0
+    with pytest.raises(BadInput, match=r"^must be greater than or equal to 0$"):
+        new_quantity(-1)
 
 
-def test_quantity_too_large():
-    with pytest.raises(BadInput, match="Field 'qty' is too large"):
-        quantity({"qty": 2**31}, "qty")
+@pytest.mark.parametrize("rule", [quantity, new_quantity])
+def test_quantity_too_large(rule):
+    assert MAX_QTY == 2**31 - 1
+    assert rule(MAX_QTY) == MAX_QTY
+    with pytest.raises(BadInput, match=r"^must be less than or equal to 2147483647$"):
+        rule(MAX_QTY + 1)
 
 
-# -- optional_date --------------------------------------------------------------------------
+# -- eta ------------------------------------------------------------------------------------
 
 
-def test_optional_date_parses_yyyy_mm_dd():
-    assert optional_date({"eta": "2024-01-31"}, "eta") == date(2024, 1, 31)
-    assert optional_date({"eta": "2024-02-29"}, "eta") == date(2024, 2, 29)
+def test_eta_parses_yyyy_mm_dd():
+    assert eta("2024-01-31") == date(2024, 1, 31)
+    assert eta("2024-02-29") == date(2024, 2, 29)
 
 
-def test_optional_date_missing_or_null_is_none():
-    assert optional_date({}, "eta") is None
-    assert optional_date({"eta": None}, "eta") is None
+def test_eta_none_is_the_warehouse():
+    assert eta(None) is None
 
 
 @pytest.mark.parametrize(
     "value",
     ["", "tomorrow", "31/01/2024", "2024-1-31", "2024-02-30", "2023-02-29", "2024-13-01"],
 )
-def test_optional_date_rejects_malformed_strings(value):
-    with pytest.raises(BadInput, match=r"Field 'eta' must be a date YYYY-MM-DD or null"):
-        optional_date({"eta": value}, "eta")
+def test_eta_rejects_malformed_strings(value):
+    with pytest.raises(BadInput, match=r"^must be a date YYYY-MM-DD or null$"):
+        eta(value)
 
 
 @pytest.mark.parametrize("value", [20240131, 2024.0, True, ["2024-01-31"], {"y": 2024}])
-def test_optional_date_rejects_other_types(value):
-    with pytest.raises(BadInput, match=r"Field 'eta' must be a date YYYY-MM-DD or null"):
-        optional_date({"eta": value}, "eta")
+def test_eta_rejects_other_types(value):
+    with pytest.raises(BadInput, match=r"^must be a date YYYY-MM-DD or null$"):
+        eta(value)
 
 
 @pytest.mark.parametrize(
     "value",
     ["20240131", "2024-W05-3", "2024-1-31", "\u0662\u0660\u0662\u0664-\u0660\u0661-\u0663\u0661"],
 )
-def test_optional_date_rejects_other_iso_forms(value):
+def test_eta_rejects_other_iso_forms(value):
     with pytest.raises(BadInput):
-        optional_date({"eta": value}, "eta")
+        eta(value)
 
 
-def test_optional_date_error_does_not_chain_the_value_error():
+def test_eta_error_does_not_chain_the_value_error():
     with pytest.raises(BadInput) as caught:
-        optional_date({"eta": "2024-02-30"}, "eta")
+        eta("2024-02-30")
     assert caught.value.__cause__ is None
     assert caught.value.__suppress_context__
 
 
-# -- error classes --------------------------------------------------------------------------
+def test_a_date_alone_is_never_null():
+    assert iso_date("2024-01-31") == date(2024, 1, 31)
+    for value in (None, "2024-02-30", "20240131"):
+        with pytest.raises(BadInput, match=r"^must be a date YYYY-MM-DD$"):
+            iso_date(value)
+
+
+# -- the rules as pydantic types (JSON API, Redis consumer) ---------------------------------
+
+
+class Line(BaseModel):
+    sku: Sku
+    qty: Quantity
+    new: NewQuantity = 0
+    eta: Eta = None
+
+
+def problem(data: object) -> str:
+    with pytest.raises(ValidationError) as caught:
+        Line.model_validate(data)
+    return describe(caught.value.errors()[0], "body")
+
+
+def test_the_types_keep_valid_values():
+    line = Line.model_validate({"sku": "LAMP", "qty": 2, "new": 0, "eta": "2031-01-02"})
+    assert (line.sku, line.qty, line.new, line.eta) == ("LAMP", 2, 0, date(2031, 1, 2))
+    assert Line.model_validate({"sku": "LAMP", "qty": 2}).eta is None
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"qty": 1}, "Missing field 'sku'"),
+        ({"sku": 42, "qty": 1}, "Field 'sku' must be a non-empty string"),
+        ({"sku": "x" * 256, "qty": 1}, "Field 'sku' must be at most 255 characters"),
+        ({"sku": " LAMP", "qty": 1}, "Field 'sku' must have no outer spaces"),
+        ({"sku": "LAMP", "qty": "3"}, "Field 'qty' must be an integer"),
+        ({"sku": "LAMP", "qty": True}, "Field 'qty' must be an integer"),
+        ({"sku": "LAMP", "qty": 0}, "Field 'qty' must be greater than or equal to 1"),
+        ({"sku": "LAMP", "qty": 2**31}, "Field 'qty' must be less than or equal to 2147483647"),
+        ({"sku": "LAMP", "qty": 1, "new": -1}, "Field 'new' must be greater than or equal to 0"),
+        ({"sku": "LAMP", "qty": 1, "eta": "soon"}, "Field 'eta' must be a date YYYY-MM-DD or null"),
+        ([1, 2], "The body must be a JSON object"),
+        ("LAMP", "The body must be a JSON object"),
+    ],
+)
+def test_the_types_say_what_the_rules_say(data, message):
+    assert problem(data) == message
+
+
+def test_the_first_problem_is_described():
+    assert problem({"sku": "", "qty": 0}) == "Field 'sku' must be a non-empty string"
+
+
+def test_json_that_does_not_parse_is_described():
+    with pytest.raises(ValidationError) as caught:
+        Line.model_validate_json(b"{not json")
+    assert describe(caught.value.errors()[0], "message") == "The message is not valid JSON"
+
+
+def test_a_parameter_is_described_as_such():
+    error = {"type": "bad_input", "loc": ("orderid",), "msg": "must have no outer spaces"}
+    assert describe(error, "path", subject="Parameter") == (
+        "Parameter 'orderid' must have no outer spaces"
+    )
+
+
+def test_the_types_document_the_rules_in_json_schema():
+    properties = Line.model_json_schema()["properties"]
+    assert (properties["sku"]["minLength"], properties["sku"]["maxLength"]) == (1, MAX_TEXT)
+    assert (properties["qty"]["minimum"], properties["qty"]["maximum"]) == (1, MAX_QTY)
+    assert properties["new"]["minimum"] == 0
+    assert {"type": "null"} in properties["eta"]["anyOf"]
+
+
+# -- the rules in forms and management commands ---------------------------------------------
+
+
+class LineForm(forms.Form):
+    sku = text_field("SKU")
+    qty = qty_field()
+    new = qty_field("New", inputs.new_quantity)
+
+
+def form_errors(**data: object) -> dict[str, list[str]]:
+    form = LineForm({"sku": "LAMP", "qty": 1, "new": 0, **data})
+    form.is_valid()
+    return {field: [str(error) for error in errors] for field, errors in form.errors.items()}
+
+
+def test_form_fields_say_what_the_rules_say():
+    assert form_errors() == {}
+    assert form_errors(sku="x" * 256) == {"sku": ["Must be at most 255 characters."]}
+    assert form_errors(sku="a\x01b") == {"sku": ["Must not contain control characters."]}
+    assert form_errors(qty=0) == {"qty": ["Must be greater than or equal to 1."]}
+    assert form_errors(qty=2**31) == {"qty": ["Must be less than or equal to 2147483647."]}
+    assert form_errors(new=-1) == {"new": ["Must be greater than or equal to 0."]}
+
+
+def test_form_fields_parse_and_trim_text_boxes_as_django_does():
+    assert form_errors(qty="many") == {"qty": ["Enter a whole number."]}
+    assert form_errors(sku="   ") == {"sku": ["This field is required."]}
+    form = LineForm({"sku": " LAMP ", "qty": "2", "new": "0"})
+    assert form.is_valid()
+    assert form.cleaned_data == {"sku": "LAMP", "qty": 2, "new": 0}
+
+
+def test_form_widgets_carry_the_rules_bounds():
+    html = str(LineForm()["qty"]) + str(LineForm()["sku"])
+    assert 'min="1"' in html
+    assert f'max="{MAX_QTY}"' in html
+    assert f'maxlength="{MAX_TEXT}"' in html
+
+
+def test_command_arguments_apply_the_rules():
+    assert argument(quantity, int)("5") == 5
+    assert argument(identifier)("LAMP") == "LAMP"
+    assert argument(iso_date)("2031-01-02") == date(2031, 1, 2)
+    for convert, text, message in [
+        (argument(quantity, int), "0", "must be greater than or equal to 1"),
+        (argument(quantity, int), "ten", "must be an integer"),
+        (argument(new_quantity, int), "-3", "must be greater than or equal to 0"),
+        (argument(identifier), " padded", "must have no outer spaces"),
+        (argument(iso_date), "20310102", "must be a date YYYY-MM-DD"),
+    ]:
+        with pytest.raises(argparse.ArgumentTypeError, match=f"^{message}$"):
+            convert(text)
+
+
+# -- the bus's refusals ---------------------------------------------------------------------
 
 
 def test_bad_input_is_a_client_error():
@@ -165,6 +315,22 @@ def test_conflicts_are_line_conflicts_and_contention_only():
     assert isinstance(TooMuchContention("x"), CONFLICTS)
     assert not isinstance(InvalidSku("x"), CONFLICTS)
     assert not isinstance(BadInput("x"), CONFLICTS)
+
+
+@pytest.mark.parametrize(
+    ("error", "field"),
+    [
+        (DuplicateBatch, "ref"),
+        (UnknownBatch, "ref"),
+        (InvalidQuantity, "qty"),
+        (LineConflict, "qty"),
+        (InvalidSku, "sku"),
+        (UnknownLine, None),
+        (TooMuchContention, None),
+    ],
+)
+def test_each_refusal_is_about_one_command_field_or_the_whole_command(error, field):
+    assert field_of(error("x")) == field
 
 
 # -- events to and from dicts ---------------------------------------------------------------

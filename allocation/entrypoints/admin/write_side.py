@@ -8,7 +8,7 @@ nothing can be deleted.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.contrib import admin, messages
@@ -18,10 +18,9 @@ from django.utils import timezone
 
 from allocation.bootstrap import bootstrap
 from allocation.domain import commands
-from allocation.domain.model import DuplicateBatch, InvalidQuantity, UnknownBatch
 from allocation.entrypoints import inputs
 from allocation.entrypoints.admin.read_side import ReadOnlyAdmin
-from allocation.entrypoints.forms import MAX_QTY
+from allocation.entrypoints.forms import qty_field, show_command_error, text_field
 from allocation.entrypoints.tasks import handle_event
 from allocation.models import (
     ApiToken,
@@ -48,9 +47,16 @@ class BatchCommandForm(BatchModelForm):
     the form, so the command runs here: the bus's refusal becomes an error next to the
     field, with the input kept, and the admin's ``save_model`` writes nothing itself.
     The admin wraps the request in a transaction, in which the Unit of Work nests.
+
+    The fields apply the input rules the pages' forms and the API apply. The quantity
+    is the model's: 0 or more, so a new batch of 0 reaches the domain, which refuses
+    it ("must be positive").
     """
 
-    error_fields: ClassVar[dict[type[Exception], str]] = {}
+    purchased_quantity = qty_field("Purchased quantity", inputs.new_quantity)
+
+    COMMAND_FIELDS = {"ref": "reference", "qty": "purchased_quantity"}
+    """The commands' field names as this model's."""
 
     def command(self) -> commands.Command:
         raise NotImplementedError
@@ -61,19 +67,16 @@ class BatchCommandForm(BatchModelForm):
             try:
                 bootstrap().handle(self.command())
             except inputs.CLIENT_ERRORS as error:
-                field = next(
-                    (f for t, f in self.error_fields.items() if isinstance(error, t)), None
-                )
-                self.add_error(field, str(error))
+                show_command_error(self, error, self.COMMAND_FIELDS)
         return cleaned
 
     def validate_unique(self) -> None:
         """A duplicate reference is the domain's to refuse (``DuplicateBatch``)."""
 
 
-class AddBatchForm(BatchCommandForm):
-    sku = forms.CharField(label="SKU", max_length=inputs.MAX_TEXT)
-    error_fields = {DuplicateBatch: "reference", InvalidQuantity: "purchased_quantity"}
+class CreateBatchAdminForm(BatchCommandForm):
+    reference = text_field("Reference")
+    sku = text_field("SKU")
 
     class Meta:
         model = BatchRecord
@@ -86,9 +89,7 @@ class AddBatchForm(BatchCommandForm):
         )
 
 
-class ChangeQuantityForm(BatchCommandForm):
-    error_fields = {UnknownBatch: "purchased_quantity", InvalidQuantity: "purchased_quantity"}
-
+class ChangeQuantityAdminForm(BatchCommandForm):
     class Meta:
         model = BatchRecord
         fields = ["purchased_quantity"]
@@ -127,10 +128,8 @@ class BatchAdmin(BatchModelAdmin):
         change: bool = False,
         **kwargs: Any,
     ) -> type[forms.ModelForm[BatchRecord]]:
-        kwargs["form"] = ChangeQuantityForm if obj is not None else AddBatchForm
-        form = super().get_form(request, obj, change, **kwargs)
-        form.base_fields["purchased_quantity"].max_value = MAX_QTY  # type: ignore[attr-defined]
-        return form
+        kwargs["form"] = ChangeQuantityAdminForm if obj is not None else CreateBatchAdminForm
+        return super().get_form(request, obj, change, **kwargs)
 
     def get_fields(self, request: HttpRequest, obj: BatchRecord | None = None) -> list[Any]:
         if obj is None:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import argparse
-from datetime import date
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
@@ -12,36 +12,30 @@ from allocation.bootstrap import bootstrap
 from allocation.domain.commands import Command
 from allocation.entrypoints import inputs
 
-
-def positive_int(value: str) -> int:
-    return _int(value, minimum=1)
+T = TypeVar("T")
 
 
-def non_negative_int(value: str) -> int:
-    return _int(value, minimum=0)
+def argument(
+    rule: Callable[[object], T], parse: Callable[[str], object] = str
+) -> Callable[[str], T]:
+    """An input rule as an argparse ``type=``: its refusal is argparse's one-line error.
 
+    ``parse`` turns the text into what the rule checks (``int`` for quantities); text it
+    cannot parse goes to the rule as it is, which refuses it in its own words ("must be
+    an integer").
+    """
 
-def _int(value: str, minimum: int) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{value}' is not a whole number") from None
-    if number < minimum:
-        raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {number}")
-    return number
+    def convert(text: str) -> T:
+        try:
+            value = parse(text)
+        except ValueError:
+            value = text
+        try:
+            return rule(value)
+        except inputs.BadInput as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
 
-
-def iso_date(value: str) -> date:
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{value}' is not a date YYYY-MM-DD") from None
-
-
-def text(value: str) -> str:
-    if not value.strip() or len(value) > inputs.MAX_TEXT or value != value.strip():
-        raise argparse.ArgumentTypeError("must be 1 to 255 characters, no outer spaces")
-    return value
+    return convert
 
 
 class BusCommand(BaseCommand):
@@ -49,8 +43,8 @@ class BusCommand(BaseCommand):
 
     def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
         parser = super().create_parser(prog_name, subcommand, **kwargs)
-        # A bad argument is one line ("...: error: argument qty: must be at least 1");
-        # --help still shows the full usage.
+        # A bad argument is one line ("...: error: argument qty: must be ..."); --help
+        # still shows the full usage.
         parser.print_usage = lambda file=None: None  # type: ignore[method-assign]
         return parser
 

@@ -1,4 +1,4 @@
-"""Middleware: request metrics, and a lost database connection as a clear 503.
+"""Middleware: request metrics, JSON for every /api answer, a lost database as a 503.
 
 For the 503: the Unit of Work's transaction has already rolled back when the error
 reaches here, so nothing was partly written; Django discards the broken connection and
@@ -11,14 +11,19 @@ import logging
 from collections.abc import Callable
 
 from django.db import InterfaceError, OperationalError
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 from django.template.loader import render_to_string
 
 from allocation.adapters import metrics
+from allocation.entrypoints.api_errors import message
 
 logger = logging.getLogger(__name__)
 
 RETRY_AFTER_SECONDS = "2"
+
+
+def is_api(request: HttpRequest) -> bool:
+    return request.path.startswith("/api/")
 
 
 class RequestMetricsMiddleware:
@@ -32,6 +37,41 @@ class RequestMetricsMiddleware:
         match = request.resolver_match
         view = match.view_name if match else "<unresolved>"
         metrics.REQUESTS.labels(view, str(response.status_code)).inc()
+        return response
+
+
+class ApiAnswersJsonMiddleware:
+    """Every /api answer is JSON, also the errors none of the API's handlers made.
+
+    Those are an unknown path (404), a known path with another method (django-ninja's
+    405, whose ``Allow`` header is kept) and an unexpected exception (500: Django has
+    logged it and rendered its error page). Each becomes ``{"message": ...}``, with the
+    same status and headers.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if (
+            response.status_code < 400
+            or not is_api(request)
+            or response.get("Content-Type", "").startswith("application/json")
+        ):
+            return response
+        if response.status_code == 404:
+            text = f"No such endpoint: {request.path}"
+        elif response.status_code == 405:
+            text = f"{request.method} is not allowed here; allowed: {response['Allow']}"
+        else:
+            text = response.reason_phrase
+        # Rewritten in place: headers, cookies and Django's "already logged" mark stay.
+        answer = message(text, response.status_code)
+        response.content = answer.content
+        response["Content-Type"] = answer["Content-Type"]
+        if response.has_header("Content-Length"):  # set by CommonMiddleware
+            response["Content-Length"] = str(len(response.content))
         return response
 
 
@@ -50,8 +90,8 @@ class DatabaseUnavailableMiddleware:
         )
         text = "The database is unavailable right now; nothing was saved. Please retry."
         response: HttpResponse
-        if request.path.startswith("/api/"):
-            response = JsonResponse({"message": text}, status=503)
+        if is_api(request):
+            response = message(text, 503)
         else:
             html = render_to_string("503.html", {"message": text}, request=request)
             response = HttpResponse(html, status=503)
@@ -62,8 +102,7 @@ class DatabaseUnavailableMiddleware:
 class RejectNulMiddleware:
     """A NUL in the path or query string is a 400: no database can store or compare it.
 
-    (Form fields already refuse NUL through Django's validators, and JSON fields through
-    ``allocation.entrypoints.inputs``.)
+    (Form fields and JSON fields already refuse it: ``allocation.entrypoints.inputs``.)
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
@@ -75,7 +114,7 @@ class RejectNulMiddleware:
             for key, values in request.GET.lists()
         ):
             text = "The request contains a NUL character."
-            if request.path.startswith("/api/"):
-                return JsonResponse({"message": text}, status=400)
+            if is_api(request):
+                return message(text, 400)
             return HttpResponse(text, status=400, content_type="text/plain")
         return self.get_response(request)
