@@ -35,6 +35,7 @@ from orders_read.models import AppliedPosition
 from orders_read.sql import read_db, statement
 
 M = TypeVar("M", bound=Model)
+R = TypeVar("R")
 T = TypeVar("T")
 
 CAUGHT_UP = "caught_up"
@@ -113,12 +114,13 @@ def _logged_query(sql: str, params: Sequence[Any]) -> Check:
 
 
 def order_rows(
-    orderid: str, writes: WritePositions, read: Callable[[Check], Iterable[M]]
-) -> tuple[list[M], bool]:
+    orderid: str, writes: WritePositions, read: Callable[[Check], Iterable[R]]
+) -> tuple[list[R], bool]:
     """What ``read`` finds about the order, once it reflects every write to it; fresh?
 
-    ``read`` carries the check it is given as the rows' ``caught_up`` column
-    (``Check.column`` in a raw statement, ``Check.annotate`` on a queryset), so while
+    ``read`` carries the check it is given as the rows' ``caught_up`` column or
+    attribute (``Check.column`` in a plain statement, ``Check.annotate`` on a
+    queryset), so while
     the order has rows an attempt is one statement, its data and its check from one
     snapshot. Without rows (not projected yet, or every line gone) the check is asked
     on its own, and the order read again once it passes.
@@ -132,7 +134,7 @@ def order_rows(
             return list(read(NOTHING_WRITTEN)), True
         check = _logged(written)
 
-    def attempt() -> tuple[list[M], bool]:
+    def attempt() -> tuple[list[R], bool]:
         rows = list(read(check))
         if rows:
             return rows, bool(getattr(rows[0], CAUGHT_UP))

@@ -79,25 +79,6 @@ class OrderLineView(models.Model):
     qty = models.PositiveIntegerField()
     status = models.CharField(max_length=16, choices=LINE_STATUS_LABELS)
     batchref = models.CharField(max_length=255, null=True, blank=True)
-    # The rows a line belongs to, for select_related: relations without a column or a
-    # constraint (ForeignObject, as Django's composite-primary-key guide shows), since
-    # events arrive in any order and a line may be projected before its batch.
-    order = models.ForeignObject(
-        "OrderView",
-        on_delete=models.DO_NOTHING,
-        from_fields=["orderid"],
-        to_fields=["orderid"],
-        null=True,
-        related_name="+",
-    )
-    batch = models.ForeignObject(
-        "BatchView",
-        on_delete=models.DO_NOTHING,
-        from_fields=["batchref"],
-        to_fields=["reference"],
-        null=True,
-        related_name="+",
-    )
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["orderid", "sku"], name="one_view_per_line")]
