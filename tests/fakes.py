@@ -17,7 +17,7 @@ class FakeRepository(AbstractProductRepository):
     def _add(self, product: Product) -> None:
         self._products[product.sku] = product
 
-    def _get(self, sku: str) -> Product | None:
+    def _get(self, sku: str, for_order: str | None = None) -> Product | None:
         return self._products.get(sku)
 
     def _get_by_batchref(self, ref: str) -> Product | None:

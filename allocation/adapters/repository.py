@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from typing import Any
 
 from django.db import IntegrityError
+from django.db.models import DateField, IntegerField, QuerySet, Value
 
 from allocation.domain.model import Allocation, Backorder, Batch, LineState, OrderLine, Product
 from allocation.models import BatchRecord, OrderLineRecord, ProductRecord
@@ -18,12 +20,19 @@ from allocation.service_layer.unit_of_work import AbstractProductRepository, Con
 
 
 class StoredAllocations:
-    """The AllocationLookup the domain uses to fetch allocations one order or batch at a time."""
+    """The AllocationLookup the domain uses to fetch allocations one order or batch at a time.
 
-    def __init__(self, sku: str) -> None:
+    ``known``: allocations already loaded with the product, by order (None: the order
+    has no allocated line), so that asking for them costs no query.
+    """
+
+    def __init__(self, sku: str, known: dict[str, Allocation | None] | None = None) -> None:
         self.sku = sku
+        self._known = known or {}
 
     def of_order(self, orderid: str) -> Allocation | None:
+        if orderid in self._known:
+            return self._known[orderid]
         found = (
             OrderLineRecord.objects.filter(product_id=self.sku, orderid=orderid)
             .exclude(batch=None)
@@ -38,6 +47,37 @@ class StoredAllocations:
 
     def in_batch(self, batchref: str) -> Iterator[Allocation]:
         return (_allocation(r) for r in OrderLineRecord.objects.filter(batch__reference=batchref))
+
+
+_PRODUCT, _WAITING, _ORDER = 1, 2, 3
+"""What a row of ``_product_rows`` is: the product (with a batch, if any), a waiting
+line, the order's allocated line."""
+
+
+def _product_rows(sku: str, orderid: str | None) -> QuerySet[Any, tuple[Any, ...]]:
+    """``(kind, number, ref, qty, eta, extra)`` rows: for the product, (version, batch
+    reference, purchased, eta, allocated), one per batch (one of NULLs without any); for
+    a waiting line, (arrival, orderid, qty, -, -); for the order's line, (arrival,
+    batch reference, qty, -, sequence)."""
+    no_date, no_number = Value(None, output_field=DateField()), Value(None, IntegerField())
+    product = ProductRecord.objects.filter(sku=sku).values_list(
+        Value(_PRODUCT),
+        "version_number",
+        "batches__reference",
+        "batches__purchased_quantity",
+        "batches__eta",
+        "batches__allocated_quantity",
+    )
+    lines = OrderLineRecord.objects.filter(product_id=sku)
+    waiting = lines.filter(batch=None).values_list(
+        Value(_WAITING), "arrival", "orderid", "qty", no_date, no_number
+    )
+    if orderid is None:
+        return product.union(waiting, all=True)
+    order = lines.filter(orderid=orderid, batch__isnull=False).values_list(
+        Value(_ORDER), "arrival", "batch_id", "qty", no_date, "sequence"
+    )
+    return product.union(waiting, order, all=True)
 
 
 def _allocation(record: OrderLineRecord) -> Allocation:
@@ -90,45 +130,40 @@ class DjangoProductRepository(AbstractProductRepository):
     def _add(self, product: Product) -> None:
         self._loaded_batches[product.sku] = {}
 
-    def _get(self, sku: str) -> Product | None:
-        """The product, its batches (with allocated totals) and its waiting lines.
+    def _get(self, sku: str, for_order: str | None = None) -> Product | None:
+        """The product, its batches (with allocated totals), its waiting lines and, when
+        asked, the order's allocated line: one statement (a ``UNION ALL`` the ORM builds).
 
-        Two queries: the product LEFT JOIN its batches (a product with no batch yet is
-        one row of NULLs), then the waiting lines; three on a contended SKU. Plain tuples
-        (``values_list``), not model instances: this runs at the start of every command
-        and needs no model behaviour.
+        Plain tuples (``values_list``), not model instances: this runs at the start of
+        every command and needs no model behaviour. On a contended SKU the row lock comes
+        first, in its own statement: a statement that waited for a row lock returns the
+        newest version of the locked row, but rows it joined stay as they were when it
+        started, so the batches must be read after the lock.
         """
         if sku in self._contended:
-            # Its own statement: a statement that waited for a row lock returns the
-            # newest version of the locked row, but rows it joined stay as they were when
-            # it started. Reading the batches after the lock sees the winner's changes.
             list(ProductRecord.objects.select_for_update().filter(sku=sku).values_list("pk"))
-        rows = list(
-            ProductRecord.objects.filter(sku=sku).values_list(
-                "version_number",
-                "batches__reference",
-                "batches__purchased_quantity",
-                "batches__eta",
-                "batches__allocated_quantity",
-            )
-        )
-        if not rows:
+        rows = list(_product_rows(sku, for_order))
+        if not any(kind == _PRODUCT for kind, *_ in rows):
             return None
-        version = rows[0][0]
-        batches = [
-            Batch(ref, sku, purchased, eta, allocated)
-            for _, ref, purchased, eta, allocated in rows
-            if ref is not None
-        ]
-        waiting = (
-            OrderLineRecord.objects.filter(product_id=sku, batch=None)
-            .order_by("arrival")
-            .values_list("orderid", "qty", "arrival")
-        )
-        backorders = [Backorder(OrderLine(o, sku, qty), arrival) for o, qty, arrival in waiting]
+        version = 0
+        batches: list[Batch] = []
+        backorders: list[Backorder] = []
+        known: dict[str, Allocation | None] = {} if for_order is None else {for_order: None}
+        for kind, number, ref, qty, eta, extra in rows:
+            if kind == _PRODUCT:
+                version = number
+                if ref is not None:
+                    batches.append(Batch(ref, sku, qty, eta, extra))
+            elif kind == _WAITING:
+                backorders.append(Backorder(OrderLine(ref, sku, qty), number))
+            else:
+                assert for_order is not None
+                line = OrderLine(for_order, sku, qty)
+                known[for_order] = Allocation(line, ref, number, extra)
+        backorders.sort(key=lambda b: b.arrival)
         self._loaded_versions[sku] = version
         self._loaded_batches[sku] = {b.reference: _snapshot(b) for b in batches}
-        return Product(sku, batches, version, backorders, StoredAllocations(sku))
+        return Product(sku, batches, version, backorders, StoredAllocations(sku, known))
 
     def _get_by_batchref(self, ref: str) -> Product | None:
         sku = BatchRecord.objects.filter(reference=ref).values_list("product_id", flat=True).first()

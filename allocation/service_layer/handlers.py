@@ -41,7 +41,7 @@ def allocate(command: commands.Allocate, uow: AbstractUnitOfWork) -> str | None:
     """Returns the batch reference, or None when the line waits for stock."""
     line = OrderLine(command.orderid, command.sku, command.qty)
     with uow:
-        product = _product(uow, command.sku)
+        product = _product(uow, command.sku, command.orderid)
         batchref = product.allocate(line)
         uow.commit()
     return batchref
@@ -49,7 +49,7 @@ def allocate(command: commands.Allocate, uow: AbstractUnitOfWork) -> str | None:
 
 def deallocate(command: commands.Deallocate, uow: AbstractUnitOfWork) -> None:
     with uow:
-        _product(uow, command.sku).deallocate(command.orderid)
+        _product(uow, command.sku, command.orderid).deallocate(command.orderid)
         uow.commit()
 
 
@@ -62,8 +62,8 @@ def change_batch_quantity(command: commands.ChangeBatchQuantity, uow: AbstractUn
         uow.commit()
 
 
-def _product(uow: AbstractUnitOfWork, sku: str) -> Product:
-    product = uow.products.get(sku)
+def _product(uow: AbstractUnitOfWork, sku: str, orderid: str) -> Product:
+    product = uow.products.get(sku, for_order=orderid)
     if product is None:
         raise InvalidSku(f"Invalid sku {sku}")
     return product

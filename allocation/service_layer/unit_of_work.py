@@ -31,10 +31,14 @@ class AbstractProductRepository(abc.ABC):
         self._add(product)
         self.seen.add(product)
 
-    def get(self, sku: str) -> Product | None:
-        """The product, or None; within one Unit of Work, always the same instance."""
+    def get(self, sku: str, for_order: str | None = None) -> Product | None:
+        """The product, or None; within one Unit of Work, always the same instance.
+
+        ``for_order``: the order whose line the command is about, which an adapter may
+        load with the product (the domain would otherwise ask for it separately).
+        """
         known = next((p for p in self.seen if p.sku == sku), None)
-        return known or self._track(self._get(sku))
+        return known or self._track(self._get(sku, for_order))
 
     def get_by_batchref(self, ref: str) -> Product | None:
         known = next((p for p in self.seen if p.batch(ref) is not None), None)
@@ -49,7 +53,7 @@ class AbstractProductRepository(abc.ABC):
     def _add(self, product: Product) -> None: ...
 
     @abc.abstractmethod
-    def _get(self, sku: str) -> Product | None: ...
+    def _get(self, sku: str, for_order: str | None = None) -> Product | None: ...
 
     @abc.abstractmethod
     def _get_by_batchref(self, ref: str) -> Product | None: ...

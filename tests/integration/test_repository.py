@@ -44,12 +44,36 @@ def test_loads_batches_with_totals_and_waiting_lines_but_not_allocations(
         OrderLineRecordFactory(product=record, batch_id="b1", qty=1, sequence=n + 1)
     OrderLineRecordFactory(orderid="waiting", product=record, qty=99, arrival=1000)
 
-    with django_assert_num_queries(2):  # product + batches, waiting lines: never the history
+    with django_assert_num_queries(1):  # product, batches, waiting lines: never the history
         product = DjangoProductRepository().get("LAMP")
     assert product is not None
     assert product.version_number == 7
     assert [(b.reference, b.allocated_quantity) for b in product.batches] == [("b1", 4)]
     assert [b.line.orderid for b in product.backorders] == ["waiting"]
+
+
+def test_loads_the_orders_line_with_the_product_when_asked(django_assert_num_queries):
+    record = ProductRecordFactory(sku="LAMP", version_number=3)
+    BatchRecordFactory(reference="b1", product=record, purchased_quantity=10, allocated_quantity=2)
+    OrderLineRecordFactory(orderid="o1", product=record, batch_id="b1", qty=2, sequence=1)
+    OrderLineRecordFactory(orderid="w1", product=record, qty=20, arrival=9)
+    OrderLineRecordFactory(orderid="w0", product=record, qty=30, arrival=5)
+
+    with django_assert_num_queries(1):
+        product = DjangoProductRepository().get("LAMP", for_order="o1")
+        assert product is not None
+        assert product.allocate(OrderLine("o1", "LAMP", 2)) == "b1"  # known: no query
+        assert product.events == []  # an identical line is not placed twice
+    assert [b.line.orderid for b in product.backorders] == ["w0", "w1"]  # by arrival
+
+    with django_assert_num_queries(1):  # an order with no allocated line: known too
+        other = DjangoProductRepository().get("LAMP", for_order="o9")
+        assert other is not None
+        assert other.allocate(OrderLine("o9", "LAMP", 1)) == "b1"
+
+
+def test_an_unknown_product_is_none_even_with_an_order(db):
+    assert DjangoProductRepository().get("NOPE", for_order="o1") is None
 
 
 @pytest.mark.postgres  # SQLite has no row locks: its transactions lock the database
@@ -65,9 +89,9 @@ def test_a_sku_that_lost_a_race_is_loaded_with_its_row_locked(django_assert_num_
     with pytest.raises(ConcurrencyError):
         loser.save(product)
 
-    with django_assert_num_queries(3) as lamp:  # the lock, then the usual two loads
+    with django_assert_num_queries(2) as lamp:  # the lock, then the usual load
         DjangoProductRepository(contended).get("LAMP")
-    with django_assert_num_queries(2):  # other SKUs stay optimistic
+    with django_assert_num_queries(1):  # other SKUs stay optimistic
         DjangoProductRepository(contended).get("DESK")
     assert lamp.captured_queries[0]["sql"].endswith("FOR UPDATE")
 
