@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from django.db import IntegrityError
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, connections, router
 from django.db.models import DateField, IntegerField, QuerySet, Value
 
 from allocation.domain.model import Allocation, Backorder, Batch, LineState, OrderLine, Product
@@ -54,7 +54,35 @@ _PRODUCT, _WAITING, _ORDER = 1, 2, 3
 line, the order's allocated line."""
 
 
-def _product_rows(sku: str, orderid: str | None) -> QuerySet[Any, tuple[Any, ...]]:
+class _Prepared:
+    """A queryset's SQL, built by the ORM once per database, then run with new values.
+
+    Building the ORM's query took longer than the database took to answer it, at the
+    start of every command, though the statement never changes: only the values in it.
+    The queryset is built once with marker values; each parameter equal to a marker is
+    replaced, at run time, by the value of that name. Rows come back as the driver
+    gives them (the columns read here need no conversion on either database).
+    """
+
+    def __init__(self, build: Callable[..., QuerySet[Any, tuple[Any, ...]]]) -> None:
+        self._build = build
+        self._compiled: dict[str, tuple[str, tuple[Any, ...], list[str | None]]] = {}
+
+    def rows(self, **values: str) -> list[tuple[Any, ...]]:
+        db = router.db_for_read(ProductRecord) or DEFAULT_DB_ALIAS
+        compiled = self._compiled.get(db)
+        if compiled is None:
+            markers = {name: f"\x00{name}\x00" for name in values}
+            sql, params = self._build(**markers).query.get_compiler(using=db).as_sql()
+            names = [next((n for n, m in markers.items() if p == m), None) for p in params]
+            compiled = self._compiled[db] = (sql, tuple(params), names)
+        sql, params, names = compiled
+        with connections[db].cursor() as cursor:
+            cursor.execute(sql, [values[n] if n else p for p, n in zip(params, names, strict=True)])
+            return list(cursor.fetchall())
+
+
+def _product_rows(sku: str, orderid: str | None = None) -> QuerySet[Any, tuple[Any, ...]]:
     """``(kind, number, ref, qty, eta, extra)`` rows: for the product, (version, batch
     reference, purchased, eta, allocated), one per batch (one of NULLs without any); for
     a waiting line, (arrival, orderid, qty, -, -); for the order's line, (arrival,
@@ -78,6 +106,10 @@ def _product_rows(sku: str, orderid: str | None) -> QuerySet[Any, tuple[Any, ...
         Value(_ORDER), "arrival", "batch_id", "qty", no_date, "sequence"
     )
     return product.union(waiting, order, all=True)
+
+
+_LOAD = _Prepared(_product_rows)
+_LOAD_FOR_ORDER = _Prepared(_product_rows)
 
 
 def _allocation(record: OrderLineRecord) -> Allocation:
@@ -142,7 +174,10 @@ class DjangoProductRepository(AbstractProductRepository):
         """
         if sku in self._contended:
             list(ProductRecord.objects.select_for_update().filter(sku=sku).values_list("pk"))
-        rows = list(_product_rows(sku, for_order))
+        if for_order is None:
+            rows = _LOAD.rows(sku=sku)
+        else:
+            rows = _LOAD_FOR_ORDER.rows(sku=sku, orderid=for_order)
         if not any(kind == _PRODUCT for kind, *_ in rows):
             return None
         version = 0

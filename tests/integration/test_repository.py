@@ -169,3 +169,18 @@ def test_save_turns_a_concurrent_insert_into_a_conflict():
     product.allocate(OrderLine("o1", "LAMP", 1))
     with pytest.raises(ConcurrencyError):
         repo.save(product)
+
+
+def test_loads_etas_as_dates_on_every_database():
+    """The load's rows come straight from the driver: a date must still be a date."""
+    record = ProductRecordFactory(sku="LAMP")
+    BatchRecordFactory(reference="ship", product=record, eta=date(2031, 1, 2))
+    BatchRecordFactory(reference="wh", product=record, eta=None)
+    for for_order in (None, "o1"):
+        product = DjangoProductRepository().get("LAMP", for_order=for_order)
+        assert product is not None
+        assert {b.reference: b.eta for b in product.batches} == {
+            "ship": date(2031, 1, 2),
+            "wh": None,
+        }
+        assert product.allocate(OrderLine("o1", "LAMP", 1)) == "wh"  # warehouse first
