@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from typing import Any
+from contextlib import contextmanager
+from typing import Any, cast
 
 from django.db import DEFAULT_DB_ALIAS, IntegrityError, connections, router
+from django.db.backends.utils import CursorWrapper
 from django.db.models import DateField, IntegerField, QuerySet, Value
+from django.db.models.sql import Query, UpdateQuery
 
 from allocation.domain.model import Allocation, Backorder, Batch, LineState, OrderLine, Product
 from allocation.models import BatchRecord, OrderLineRecord, ProductRecord
@@ -55,31 +58,55 @@ line, the order's allocated line."""
 
 
 class _Prepared:
-    """A queryset's SQL, built by the ORM once per database, then run with new values.
+    """A statement built by the ORM once per database, then run with new values.
 
-    Building the ORM's query took longer than the database took to answer it, at the
-    start of every command, though the statement never changes: only the values in it.
-    The queryset is built once with marker values; each parameter equal to a marker is
-    replaced, at run time, by the value of that name. Rows come back as the driver
-    gives them (the columns read here need no conversion on either database).
+    Building the ORM's query took longer than the database took to answer it, on every
+    command, though the statement never changes: only the values in it. ``build`` makes
+    the query (a queryset's, or an update's) from marker values, once; each parameter
+    equal to a marker is replaced, at run time, by the value of that name. Rows come
+    back as the driver gives them (the columns read here need no conversion on either
+    database).
     """
 
-    def __init__(self, build: Callable[..., QuerySet[Any, tuple[Any, ...]]]) -> None:
+    def __init__(self, build: Callable[..., Query]) -> None:
         self._build = build
         self._compiled: dict[str, tuple[str, tuple[Any, ...], list[str | None]]] = {}
 
-    def rows(self, **values: str) -> list[tuple[Any, ...]]:
-        db = router.db_for_read(ProductRecord) or DEFAULT_DB_ALIAS
+    def rows(self, **values: str | int) -> list[tuple[Any, ...]]:
+        with self._cursor(values) as cursor:
+            return list(cursor.fetchall())
+
+    def run(self, **values: str | int) -> int:
+        """Execute it; the number of rows it wrote."""
+        with self._cursor(values) as cursor:
+            return int(cursor.rowcount)
+
+    @contextmanager
+    def _cursor(self, values: dict[str, str | int]) -> Iterator[CursorWrapper]:
+        db = router.db_for_write(ProductRecord) or DEFAULT_DB_ALIAS
         compiled = self._compiled.get(db)
         if compiled is None:
-            markers = {name: f"\x00{name}\x00" for name in values}
-            sql, params = self._build(**markers).query.get_compiler(using=db).as_sql()
+            markers = {name: _marker(n, value) for n, (name, value) in enumerate(values.items())}
+            sql, params = self._build(**markers).get_compiler(using=db).as_sql()
             names = [next((n for n, m in markers.items() if p == m), None) for p in params]
             compiled = self._compiled[db] = (sql, tuple(params), names)
         sql, params, names = compiled
         with connections[db].cursor() as cursor:
             cursor.execute(sql, [values[n] if n else p for p, n in zip(params, names, strict=True)])
-            return list(cursor.fetchall())
+            yield cursor
+
+
+def _marker(n: int, like: str | int) -> str | int:
+    """A value of the real one's type that no constant of the statement equals (a
+    number within every integer column's range: the ORM refuses others in filters)."""
+    return f"\x00marker{n}\x00" if isinstance(like, str) else 2_000_000_000 + n
+
+
+def _updating(rows: QuerySet[Any], **fields: Any) -> Query:
+    """The UPDATE that ``rows.update(**fields)`` would run, as a query to compile."""
+    query = cast(UpdateQuery, rows.query.chain(UpdateQuery))
+    query.add_update_values(fields)
+    return query
 
 
 def _product_rows(sku: str, orderid: str | None = None) -> QuerySet[Any, tuple[Any, ...]]:
@@ -108,8 +135,20 @@ def _product_rows(sku: str, orderid: str | None = None) -> QuerySet[Any, tuple[A
     return product.union(waiting, order, all=True)
 
 
-_LOAD = _Prepared(_product_rows)
-_LOAD_FOR_ORDER = _Prepared(_product_rows)
+_LOAD = _Prepared(lambda sku: _product_rows(sku).query)
+_LOAD_FOR_ORDER = _Prepared(lambda sku, orderid: _product_rows(sku, orderid).query)
+_BUMP = _Prepared(
+    lambda sku, expected, new: _updating(
+        ProductRecord.objects.filter(sku=sku, version_number=expected), version_number=new
+    )
+)
+_UPDATE_BATCH = _Prepared(
+    lambda ref, purchased, allocated: _updating(
+        BatchRecord.objects.filter(reference=ref),
+        purchased_quantity=purchased,
+        allocated_quantity=allocated,
+    )
+)
 
 
 def _allocation(record: OrderLineRecord) -> Allocation:
@@ -228,10 +267,7 @@ class DjangoProductRepository(AbstractProductRepository):
     @staticmethod
     def _check_and_bump(sku: str, expected: int, new: int) -> None:
         """UPDATE ... WHERE version = expected: zero rows means someone else won."""
-        updated = ProductRecord.objects.filter(sku=sku, version_number=expected).update(
-            version_number=new
-        )
-        if updated != 1:
+        if _BUMP.run(sku=sku, expected=expected, new=new) != 1:
             raise ConcurrencyError(f"Product {sku} changed since version {expected}")
 
     def _save_batches(self, product: Product) -> None:
@@ -247,9 +283,10 @@ class DjangoProductRepository(AbstractProductRepository):
                     eta=batch.eta,
                 )
             elif before != _snapshot(batch):
-                BatchRecord.objects.filter(reference=batch.reference).update(
-                    purchased_quantity=batch.purchased_quantity,
-                    allocated_quantity=batch.allocated_quantity,
+                _UPDATE_BATCH.run(
+                    ref=batch.reference,
+                    purchased=batch.purchased_quantity,
+                    allocated=batch.allocated_quantity,
                 )
 
     @staticmethod
