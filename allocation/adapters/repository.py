@@ -8,14 +8,15 @@ at load time.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from typing import Any, cast
 
 from django.db import DEFAULT_DB_ALIAS, IntegrityError, connections, router
 from django.db.backends.utils import CursorWrapper
 from django.db.models import DateField, IntegerField, QuerySet, Value
-from django.db.models.sql import Query, UpdateQuery
+from django.db.models.constants import OnConflict
+from django.db.models.sql import InsertQuery, Query, UpdateQuery
 
 from allocation.domain.model import Allocation, Backorder, Batch, LineState, OrderLine, Product
 from allocation.models import BatchRecord, OrderLineRecord, ProductRecord
@@ -68,26 +69,30 @@ class _Prepared:
     database).
     """
 
-    def __init__(self, build: Callable[..., Query]) -> None:
+    def __init__(self, build: Callable[..., Query], numbers: Collection[str] = ()) -> None:
+        """``numbers``: the names whose values are integers (the others are text)."""
         self._build = build
+        self._numbers = frozenset(numbers)
         self._compiled: dict[str, tuple[str, tuple[Any, ...], list[str | None]]] = {}
 
-    def rows(self, **values: str | int) -> list[tuple[Any, ...]]:
+    def rows(self, **values: str | int | None) -> list[tuple[Any, ...]]:
         with self._cursor(values) as cursor:
             return list(cursor.fetchall())
 
-    def run(self, **values: str | int) -> int:
+    def run(self, **values: str | int | None) -> int:
         """Execute it; the number of rows it wrote."""
         with self._cursor(values) as cursor:
             return int(cursor.rowcount)
 
     @contextmanager
-    def _cursor(self, values: dict[str, str | int]) -> Iterator[CursorWrapper]:
+    def _cursor(self, values: dict[str, str | int | None]) -> Iterator[CursorWrapper]:
         db = router.db_for_write(ProductRecord) or DEFAULT_DB_ALIAS
         compiled = self._compiled.get(db)
         if compiled is None:
-            markers = {name: _marker(n, value) for n, (name, value) in enumerate(values.items())}
-            sql, params = self._build(**markers).get_compiler(using=db).as_sql()
+            markers = {name: self._marker(n, name) for n, name in enumerate(values)}
+            compiled_sql = self._build(**markers).get_compiler(using=db).as_sql()
+            # An INSERT compiles to one statement per batch of rows: here, one row.
+            sql, params = compiled_sql[0] if isinstance(compiled_sql, list) else compiled_sql
             names = [next((n for n, m in markers.items() if p == m), None) for p in params]
             compiled = self._compiled[db] = (sql, tuple(params), names)
         sql, params, names = compiled
@@ -95,11 +100,10 @@ class _Prepared:
             cursor.execute(sql, [values[n] if n else p for p, n in zip(params, names, strict=True)])
             yield cursor
 
-
-def _marker(n: int, like: str | int) -> str | int:
-    """A value of the real one's type that no constant of the statement equals (a
-    number within every integer column's range: the ORM refuses others in filters)."""
-    return f"\x00marker{n}\x00" if isinstance(like, str) else 2_000_000_000 + n
+    def _marker(self, n: int, name: str) -> str | int:
+        """A value no constant of the statement equals, of the value's type (a number
+        within every integer column's range: the ORM refuses others in filters)."""
+        return 2_000_000_000 + n if name in self._numbers else f"\x00marker{n}\x00"
 
 
 def _updating(rows: QuerySet[Any], **fields: Any) -> Query:
@@ -140,15 +144,41 @@ _LOAD_FOR_ORDER = _Prepared(lambda sku, orderid: _product_rows(sku, orderid).que
 _BUMP = _Prepared(
     lambda sku, expected, new: _updating(
         ProductRecord.objects.filter(sku=sku, version_number=expected), version_number=new
-    )
+    ),
+    numbers={"expected", "new"},
 )
 _UPDATE_BATCH = _Prepared(
     lambda ref, purchased, allocated: _updating(
         BatchRecord.objects.filter(reference=ref),
         purchased_quantity=purchased,
         allocated_quantity=allocated,
-    )
+    ),
+    numbers={"purchased", "allocated"},
 )
+
+
+def _line_upsert(
+    sku: str, orderid: str, qty: int, batch: str, arrival: int, sequence: int
+) -> Query:
+    """The INSERT ... ON CONFLICT (orderid, sku) DO UPDATE that ``bulk_create`` would run
+    for one line (see ``_save_lines``)."""
+    opts = OrderLineRecord._meta
+    query = InsertQuery(
+        OrderLineRecord,
+        on_conflict=OnConflict.UPDATE,
+        update_fields=[opts.get_field(name) for name in LINE_UPDATES],
+        unique_fields=[opts.get_field(name) for name in LINE_KEY],
+    )
+    line = OrderLineRecord(
+        product_id=sku, orderid=orderid, qty=qty, batch_id=batch, arrival=arrival, sequence=sequence
+    )
+    query.insert_values([f for f in opts.concrete_fields if not f.primary_key], [line])
+    return query
+
+
+LINE_KEY = ("orderid", "product")
+LINE_UPDATES = ("qty", "batch", "arrival", "sequence")
+_UPSERT_LINE = _Prepared(_line_upsert, numbers={"qty", "arrival", "sequence"})
 
 
 def _allocation(record: OrderLineRecord) -> Allocation:
@@ -301,25 +331,35 @@ class DjangoProductRepository(AbstractProductRepository):
         gone = [orderid for orderid, state in changed.items() if state is None]
         if gone:
             OrderLineRecord.objects.filter(product_id=sku, orderid__in=gone).delete()
-        rows = [
-            OrderLineRecord(
-                product_id=sku,
-                orderid=orderid,
-                qty=state.line.qty,
-                batch_id=state.batchref if isinstance(state, Allocation) else None,
-                arrival=state.arrival,
-                sequence=state.sequence if isinstance(state, Allocation) else None,
-            )
-            for orderid, state in changed.items()
-            if state is not None
-        ]
-        if rows:
+        kept = [(orderid, state) for orderid, state in changed.items() if state is not None]
+        if len(kept) == 1:  # what most commands change: one statement built once
+            [(orderid, state)] = kept
+            _UPSERT_LINE.run(sku=sku, orderid=orderid, **_line_values(state))
+        elif kept:
             OrderLineRecord.objects.bulk_create(
-                rows,
+                [
+                    OrderLineRecord(product_id=sku, orderid=orderid, **_line_fields(state))
+                    for orderid, state in kept
+                ],
                 update_conflicts=True,
-                unique_fields=["orderid", "product"],
-                update_fields=["qty", "batch", "arrival", "sequence"],
+                unique_fields=list(LINE_KEY),
+                update_fields=list(LINE_UPDATES),
             )
+
+
+def _line_values(state: LineState) -> dict[str, Any]:
+    """A line's stored values: allocated (to a batch, in a sequence) or waiting."""
+    batch, sequence = (
+        (state.batchref, state.sequence) if isinstance(state, Allocation) else (None, None)
+    )
+    return {"qty": state.line.qty, "batch": batch, "arrival": state.arrival, "sequence": sequence}
+
+
+def _line_fields(state: LineState) -> dict[str, Any]:
+    """``_line_values`` as the model's fields."""
+    values = _line_values(state)
+    values["batch_id"] = values.pop("batch")
+    return values
 
 
 def _snapshot(batch: Batch) -> BatchSnapshot:
