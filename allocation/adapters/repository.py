@@ -94,6 +94,8 @@ class _Prepared:
             # An INSERT compiles to one statement per batch of rows: here, one row.
             sql, params = compiled_sql[0] if isinstance(compiled_sql, list) else compiled_sql
             names = [next((n for n, m in markers.items() if p == m), None) for p in params]
+            if lost := set(markers) - set(names):  # the ORM changed a value: fail, loudly
+                raise RuntimeError(f"No parameter for {sorted(lost)} in: {sql}")
             compiled = self._compiled[db] = (sql, tuple(params), names)
         sql, params, names = compiled
         with connections[db].cursor() as cursor:

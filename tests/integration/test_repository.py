@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from allocation.adapters.repository import ContendedSkus, DjangoProductRepository
+from allocation.adapters.repository import ContendedSkus, DjangoProductRepository, _Prepared
 from allocation.domain.model import Allocation, Batch, OrderLine, Product
 from allocation.models import BatchRecord, OrderLineRecord, ProductRecord
 from allocation.service_layer.unit_of_work import ConcurrencyError
@@ -184,3 +184,10 @@ def test_loads_etas_as_dates_on_every_database():
             "wh": None,
         }
         assert product.allocate(OrderLine("o1", "LAMP", 1)) == "wh"  # warehouse first
+
+
+def test_a_statement_built_once_refuses_a_value_it_would_ignore():
+    """A value the built statement has no parameter for would be silently dropped."""
+    ignoring = _Prepared(lambda sku: ProductRecord.objects.values_list("sku").query)
+    with pytest.raises(RuntimeError, match="No parameter for \\['sku'\\]"):
+        ignoring.rows(sku="LAMP")
