@@ -7,12 +7,16 @@ never talks to the broker. ``relay`` claims rows no one has sent yet with SKIP L
 old they are. Handing over is not delivering: ``OutboxLedger`` is the write side's
 half of the check that every event was *applied* (``allocation.service_layer.delivery``),
 and resends what was not.
+
+A little over the project's 300 lines: storing, relaying, resending and parking are the
+life of one table, read together.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import uuid
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -23,8 +27,10 @@ from typing import Any
 from celery import current_app
 from django.db import connections, router, transaction
 from django.db.models import F, Min, Q, QuerySet
+from django.db.models.sql import InsertQuery, Query
 from django.utils import timezone
 
+from allocation.adapters.prepared import Prepared, fields_of
 from allocation.domain.events import Event, LineEvent
 from allocation.models import DeadLetter, OutboxEvent, ProductRecord
 from allocation.service_layer.messagebus import PROJECTION
@@ -71,12 +77,26 @@ def send_events_to_workers(stored: Sequence[StoredEvent]) -> None:
 
 
 def store(events: Sequence[Event]) -> list[StoredEvent]:
+    """The events' outbox rows, in the Unit of Work's transaction; their positions."""
+    if len(events) == 1:  # what most commands raise: one statement built once
+        [event] = events
+        payload = event.to_dict()
+        [(position,)] = _STORE_ONE.rows(
+            event_id=uuid.uuid4(),
+            name=event.name,
+            sku=event.sku,
+            version=event.version,
+            orderid=_orderid(event),
+            payload=payload,
+            created_at=timezone.now(),
+        )
+        return [StoredEvent(position, event.name, payload)]
     records = OutboxEvent.objects.bulk_create(
         OutboxEvent(
             name=event.name,
             sku=event.sku,
             version=event.version,
-            orderid=event.orderid if isinstance(event, LineEvent) else None,
+            orderid=_orderid(event),
             payload=event.to_dict(),
         )
         for event in events
@@ -90,6 +110,36 @@ def store(events: Sequence[Event]) -> list[StoredEvent]:
         for record in records:
             record.id = by_uuid[record.event_id]
     return [StoredEvent(r.id, r.name, r.payload) for r in records]
+
+
+def _orderid(event: Event) -> str | None:
+    return event.orderid if isinstance(event, LineEvent) else None
+
+
+def _insert_one(**values: Any) -> Query:
+    """The INSERT of one outbox row with these values, as given (``raw``: the creation
+    time too, which ``auto_now_add`` would otherwise take when the query is built)."""
+    query = InsertQuery(OutboxEvent)
+    fields = [f for f in OutboxEvent._meta.concrete_fields if not f.primary_key]
+    query.insert_values(fields, [OutboxEvent(**values)], raw=True)
+    return query
+
+
+_STORE_ONE = Prepared(
+    _insert_one,
+    fields_of(
+        OutboxEvent,
+        event_id="event_id",
+        name="name",
+        sku="sku",
+        version="version",
+        orderid="orderid",
+        payload="payload",
+        created_at="created_at",
+    ),
+    OutboxEvent,
+    returning=True,
+)
 
 
 def send(stored: Sequence[StoredEvent], publish: Publish) -> int:

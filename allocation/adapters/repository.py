@@ -3,21 +3,23 @@
 It loads only what a decision needs (batches with their allocated totals and the
 waiting lines) and fetches single allocations lazily; saving checks the version read
 at load time.
+
+A little over the project's 300 lines: the repository and the statements of its hot
+path (built once, ``allocation.adapters.prepared``) are read together.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Collection, Iterator
-from contextlib import contextmanager
-from typing import Any, cast
+from collections.abc import Callable, Iterator
+from typing import Any
 
-from django.db import DEFAULT_DB_ALIAS, IntegrityError, connections, router
-from django.db.backends.utils import CursorWrapper
+from django.db import IntegrityError
 from django.db.models import DateField, IntegerField, QuerySet, Value
 from django.db.models.constants import OnConflict
-from django.db.models.sql import InsertQuery, Query, UpdateQuery
+from django.db.models.sql import InsertQuery, Query
 
+from allocation.adapters.prepared import Prepared, fields_of, updating
 from allocation.domain.model import Allocation, Backorder, Batch, LineState, OrderLine, Product
 from allocation.models import BatchRecord, OrderLineRecord, ProductRecord
 from allocation.service_layer.unit_of_work import AbstractProductRepository, ConcurrencyError
@@ -58,63 +60,6 @@ _PRODUCT, _WAITING, _ORDER = 1, 2, 3
 line, the order's allocated line."""
 
 
-class _Prepared:
-    """A statement built by the ORM once per database, then run with new values.
-
-    Building the ORM's query took longer than the database took to answer it, on every
-    command, though the statement never changes: only the values in it. ``build`` makes
-    the query (a queryset's, or an update's) from marker values, once; each parameter
-    equal to a marker is replaced, at run time, by the value of that name. Rows come
-    back as the driver gives them (the columns read here need no conversion on either
-    database).
-    """
-
-    def __init__(self, build: Callable[..., Query], numbers: Collection[str] = ()) -> None:
-        """``numbers``: the names whose values are integers (the others are text)."""
-        self._build = build
-        self._numbers = frozenset(numbers)
-        self._compiled: dict[str, tuple[str, tuple[Any, ...], list[str | None]]] = {}
-
-    def rows(self, **values: str | int | None) -> list[tuple[Any, ...]]:
-        with self._cursor(values) as cursor:
-            return list(cursor.fetchall())
-
-    def run(self, **values: str | int | None) -> int:
-        """Execute it; the number of rows it wrote."""
-        with self._cursor(values) as cursor:
-            return int(cursor.rowcount)
-
-    @contextmanager
-    def _cursor(self, values: dict[str, str | int | None]) -> Iterator[CursorWrapper]:
-        db = router.db_for_write(ProductRecord) or DEFAULT_DB_ALIAS
-        compiled = self._compiled.get(db)
-        if compiled is None:
-            markers = {name: self._marker(n, name) for n, name in enumerate(values)}
-            compiled_sql = self._build(**markers).get_compiler(using=db).as_sql()
-            # An INSERT compiles to one statement per batch of rows: here, one row.
-            sql, params = compiled_sql[0] if isinstance(compiled_sql, list) else compiled_sql
-            names = [next((n for n, m in markers.items() if p == m), None) for p in params]
-            if lost := set(markers) - set(names):  # the ORM changed a value: fail, loudly
-                raise RuntimeError(f"No parameter for {sorted(lost)} in: {sql}")
-            compiled = self._compiled[db] = (sql, tuple(params), names)
-        sql, params, names = compiled
-        with connections[db].cursor() as cursor:
-            cursor.execute(sql, [values[n] if n else p for p, n in zip(params, names, strict=True)])
-            yield cursor
-
-    def _marker(self, n: int, name: str) -> str | int:
-        """A value no constant of the statement equals, of the value's type (a number
-        within every integer column's range: the ORM refuses others in filters)."""
-        return 2_000_000_000 + n if name in self._numbers else f"\x00marker{n}\x00"
-
-
-def _updating(rows: QuerySet[Any], **fields: Any) -> Query:
-    """The UPDATE that ``rows.update(**fields)`` would run, as a query to compile."""
-    query = cast(UpdateQuery, rows.query.chain(UpdateQuery))
-    query.add_update_values(fields)
-    return query
-
-
 def _product_rows(sku: str, orderid: str | None = None) -> QuerySet[Any, tuple[Any, ...]]:
     """``(kind, number, ref, qty, eta, extra)`` rows: for the product, (version, batch
     reference, purchased, eta, allocated), one per batch (one of NULLs without any); for
@@ -141,21 +86,31 @@ def _product_rows(sku: str, orderid: str | None = None) -> QuerySet[Any, tuple[A
     return product.union(waiting, order, all=True)
 
 
-_LOAD = _Prepared(lambda sku: _product_rows(sku).query)
-_LOAD_FOR_ORDER = _Prepared(lambda sku, orderid: _product_rows(sku, orderid).query)
-_BUMP = _Prepared(
-    lambda sku, expected, new: _updating(
+_LOAD = Prepared(
+    lambda sku: _product_rows(sku).query, fields_of(ProductRecord, sku="sku"), ProductRecord
+)
+_LOAD_FOR_ORDER = Prepared(
+    lambda sku, orderid: _product_rows(sku, orderid).query,
+    fields_of(OrderLineRecord, sku="product", orderid="orderid"),
+    ProductRecord,
+)
+_BUMP = Prepared(
+    lambda sku, expected, new: updating(
         ProductRecord.objects.filter(sku=sku, version_number=expected), version_number=new
     ),
-    numbers={"expected", "new"},
+    fields_of(ProductRecord, sku="sku", expected="version_number", new="version_number"),
+    ProductRecord,
 )
-_UPDATE_BATCH = _Prepared(
-    lambda ref, purchased, allocated: _updating(
+_UPDATE_BATCH = Prepared(
+    lambda ref, purchased, allocated: updating(
         BatchRecord.objects.filter(reference=ref),
         purchased_quantity=purchased,
         allocated_quantity=allocated,
     ),
-    numbers={"purchased", "allocated"},
+    fields_of(
+        BatchRecord, ref="reference", purchased="purchased_quantity", allocated="allocated_quantity"
+    ),
+    BatchRecord,
 )
 
 
@@ -180,7 +135,19 @@ def _line_upsert(
 
 LINE_KEY = ("orderid", "product")
 LINE_UPDATES = ("qty", "batch", "arrival", "sequence")
-_UPSERT_LINE = _Prepared(_line_upsert, numbers={"qty", "arrival", "sequence"})
+_UPSERT_LINE = Prepared(
+    _line_upsert,
+    fields_of(
+        OrderLineRecord,
+        sku="product",
+        orderid="orderid",
+        qty="qty",
+        batch="batch",
+        arrival="arrival",
+        sequence="sequence",
+    ),
+    OrderLineRecord,
+)
 
 
 def _allocation(record: OrderLineRecord) -> Allocation:

@@ -6,7 +6,8 @@ from datetime import date
 
 import pytest
 
-from allocation.adapters.repository import ContendedSkus, DjangoProductRepository, _Prepared
+from allocation.adapters.prepared import Prepared
+from allocation.adapters.repository import ContendedSkus, DjangoProductRepository
 from allocation.domain.model import Allocation, Batch, OrderLine, Product
 from allocation.models import BatchRecord, OrderLineRecord, ProductRecord
 from allocation.service_layer.unit_of_work import ConcurrencyError
@@ -188,6 +189,10 @@ def test_loads_etas_as_dates_on_every_database():
 
 def test_a_statement_built_once_refuses_a_value_it_would_ignore():
     """A value the built statement has no parameter for would be silently dropped."""
-    ignoring = _Prepared(lambda sku: ProductRecord.objects.values_list("sku").query)
+    ignoring = Prepared(
+        lambda sku: ProductRecord.objects.values_list("sku").query,
+        {"sku": ProductRecord._meta.get_field("sku")},
+        ProductRecord,
+    )
     with pytest.raises(RuntimeError, match="No parameter for \\['sku'\\]"):
         ignoring.rows(sku="LAMP")

@@ -1,0 +1,120 @@
+"""Statements the ORM builds once per database, then runs with new values.
+
+Building an ORM query took longer than the database took to answer it, on every
+command, though the write path's statements never change: only the values in them.
+``Prepared`` builds the query (a queryset's, an update's or an insert's) once, with a
+marker value of the right type for each named value, compiles it for the database, and
+finds the markers among the parameters; at run time each value goes through the same
+field conversion the ORM would apply (JSON, UUIDs, times), in the marker's place. Rows
+come back as the driver gives them: read only columns that need no conversion.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from django.db import DEFAULT_DB_ALIAS, connections, router
+from django.db.backends.utils import CursorWrapper
+from django.db.models import Field, JSONField, Model, QuerySet, UUIDField
+from django.db.models.fields import DateTimeField, IntegerField
+from django.db.models.sql import Query, UpdateQuery
+
+Compiled = tuple[str, tuple[Any, ...], list[str | None]]
+
+
+class Prepared:
+    """A statement built once per database by ``build(**markers)``; ``fields`` says
+    which model field each named value belongs to (its type and its conversion)."""
+
+    def __init__(
+        self,
+        build: Callable[..., Query],
+        fields: Mapping[str, Field[Any, Any]],
+        model: type[Model],
+        returning: bool = False,
+    ) -> None:
+        """``returning``: an INSERT that answers the new row's primary key."""
+        self._build = build
+        self._fields = dict(fields)
+        self._model = model
+        self._returning = returning
+        self._compiled: dict[str, Compiled] = {}
+
+    def rows(self, **values: Any) -> list[tuple[Any, ...]]:
+        with self._cursor(values) as cursor:
+            return list(cursor.fetchall())
+
+    def run(self, **values: Any) -> int:
+        """Execute it; the number of rows it wrote."""
+        with self._cursor(values) as cursor:
+            return int(cursor.rowcount)
+
+    @contextmanager
+    def _cursor(self, values: Mapping[str, Any]) -> Iterator[CursorWrapper]:
+        db = router.db_for_write(self._model) or DEFAULT_DB_ALIAS
+        connection = connections[db]
+        sql, params, names = self._compiled.get(db) or self._compile(db)
+        prep = {n: self._fields[n].get_db_prep_save(v, connection) for n, v in values.items()}
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [prep[n] if n else p for p, n in zip(params, names, strict=True)])
+            yield cursor
+
+    def _compile(self, db: str) -> Compiled:
+        connection = connections[db]
+        markers = {name: _marker(n, field) for n, (name, field) in enumerate(self._fields.items())}
+        compiler = self._build(**markers).get_compiler(using=db)
+        if self._returning:
+            compiler.returning_fields = [self._model._meta.pk]
+        compiled = compiler.as_sql()
+        # An INSERT compiles to one statement per batch of rows: here, one row.
+        sql, params = compiled[0] if isinstance(compiled, list) else compiled
+        expected = {
+            name: _comparable(self._fields[name].get_db_prep_save(marker, connection))
+            for name, marker in markers.items()
+        }
+        names = [
+            next((n for n, e in expected.items() if _comparable(p) == e), None) for p in params
+        ]
+        if lost := set(markers) - set(names):  # the ORM changed a value: fail, loudly
+            raise RuntimeError(f"No parameter for {sorted(lost)} in: {sql}")
+        self._compiled[db] = (sql, tuple(params), names)
+        return self._compiled[db]
+
+
+def _marker(n: int, field: Field[Any, Any]) -> Any:
+    """A value of the field's type that no constant of a statement equals (a number
+    within every integer column's range: the ORM refuses others in filters)."""
+    target = field.target_field if field.is_relation else field  # type: ignore[attr-defined]
+    if isinstance(target, IntegerField):
+        return 2_000_000_000 + n
+    if isinstance(target, UUIDField):
+        return uuid.UUID(int=(1 << 120) + n)
+    if isinstance(target, DateTimeField):
+        return datetime(2000, 1, 1, tzinfo=UTC) + timedelta(microseconds=n)
+    if isinstance(target, JSONField):
+        return {"marker": n}
+    return f"\x00marker{n}\x00"
+
+
+def _comparable(param: Any) -> Any:
+    """A parameter as compared with a marker: psycopg's JSON wrapper holds the value."""
+    return getattr(param, "obj", param)
+
+
+def fields_of(model: type[Model], **names: str) -> dict[str, Field[Any, Any]]:
+    """``Prepared``'s ``fields``: for each named value, the field of ``model`` it fills."""
+    found = {name: model._meta.get_field(field) for name, field in names.items()}
+    assert all(isinstance(f, Field) for f in found.values()), names
+    return found  # type: ignore[return-value]
+
+
+def updating(rows: QuerySet[Any], **fields: Any) -> Query:
+    """The UPDATE that ``rows.update(**fields)`` would run, as a query to compile."""
+    query = rows.query.chain(UpdateQuery)
+    assert isinstance(query, UpdateQuery)
+    query.add_update_values(fields)
+    return query
