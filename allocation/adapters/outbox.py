@@ -27,10 +27,9 @@ from typing import Any
 from celery import current_app
 from django.db import connections, router, transaction
 from django.db.models import F, Min, Q, QuerySet
-from django.db.models.sql import InsertQuery, Query
 from django.utils import timezone
 
-from allocation.adapters.prepared import Prepared, fields_of
+from allocation.adapters.prepared import Prepared, fields_of, inserting
 from allocation.domain.events import Event, LineEvent
 from allocation.models import DeadLetter, OutboxEvent, ProductRecord
 from allocation.service_layer.messagebus import PROJECTION
@@ -116,17 +115,8 @@ def _orderid(event: Event) -> str | None:
     return event.orderid if isinstance(event, LineEvent) else None
 
 
-def _insert_one(**values: Any) -> Query:
-    """The INSERT of one outbox row with these values, as given (``raw``: the creation
-    time too, which ``auto_now_add`` would otherwise take when the query is built)."""
-    query = InsertQuery(OutboxEvent)
-    fields = [f for f in OutboxEvent._meta.concrete_fields if not f.primary_key]
-    query.insert_values(fields, [OutboxEvent(**values)], raw=True)
-    return query
-
-
 _STORE_ONE = Prepared(
-    _insert_one,
+    lambda **values: inserting(OutboxEvent(**values)),
     fields_of(
         OutboxEvent,
         event_id="event_id",

@@ -12,7 +12,7 @@ come back as the driver gives them: read only columns that need no conversion.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -20,8 +20,9 @@ from typing import Any
 from django.db import DEFAULT_DB_ALIAS, connections, router
 from django.db.backends.utils import CursorWrapper
 from django.db.models import Field, JSONField, Model, QuerySet, UUIDField
+from django.db.models.constants import OnConflict
 from django.db.models.fields import DateTimeField, IntegerField
-from django.db.models.sql import Query, UpdateQuery
+from django.db.models.sql import InsertQuery, Query, UpdateQuery
 
 Compiled = tuple[str, tuple[Any, ...], list[str | None]]
 
@@ -110,6 +111,26 @@ def fields_of(model: type[Model], **names: str) -> dict[str, Field[Any, Any]]:
     found = {name: model._meta.get_field(field) for name, field in names.items()}
     assert all(isinstance(f, Field) for f in found.values()), names
     return found  # type: ignore[return-value]
+
+
+def inserting(row: Model, conflict: tuple[Sequence[str], Sequence[str]] | None = None) -> Query:
+    """The INSERT of ``row``, its values as given (``raw``: no ``pre_save``, so a creation
+    time is the one given, not the one the query was built at). With ``conflict`` =
+    (unique fields, fields to update): ``INSERT ... ON CONFLICT DO UPDATE``, as
+    ``bulk_create(update_conflicts=True)`` would run it."""
+    opts = row._meta
+    if conflict is None:
+        query = InsertQuery(type(row))
+    else:
+        unique, updates = conflict
+        query = InsertQuery(
+            type(row),
+            on_conflict=OnConflict.UPDATE,
+            update_fields=[opts.get_field(name) for name in updates],
+            unique_fields=[opts.get_field(name) for name in unique],
+        )
+    query.insert_values([f for f in opts.concrete_fields if not f.primary_key], [row], raw=True)
+    return query
 
 
 def updating(rows: QuerySet[Any], **fields: Any) -> Query:

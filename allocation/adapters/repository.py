@@ -16,10 +16,8 @@ from typing import Any
 
 from django.db import IntegrityError
 from django.db.models import DateField, IntegerField, QuerySet, Value
-from django.db.models.constants import OnConflict
-from django.db.models.sql import InsertQuery, Query
 
-from allocation.adapters.prepared import Prepared, fields_of, updating
+from allocation.adapters.prepared import Prepared, fields_of, inserting, updating
 from allocation.domain.model import Allocation, Backorder, Batch, LineState, OrderLine, Product
 from allocation.models import BatchRecord, OrderLineRecord, ProductRecord
 from allocation.service_layer.unit_of_work import AbstractProductRepository, ConcurrencyError
@@ -114,29 +112,20 @@ _UPDATE_BATCH = Prepared(
 )
 
 
-def _line_upsert(
-    sku: str, orderid: str, qty: int, batch: str, arrival: int, sequence: int
-) -> Query:
-    """The INSERT ... ON CONFLICT (orderid, sku) DO UPDATE that ``bulk_create`` would run
-    for one line (see ``_save_lines``)."""
-    opts = OrderLineRecord._meta
-    query = InsertQuery(
-        OrderLineRecord,
-        on_conflict=OnConflict.UPDATE,
-        update_fields=[opts.get_field(name) for name in LINE_UPDATES],
-        unique_fields=[opts.get_field(name) for name in LINE_KEY],
-    )
-    line = OrderLineRecord(
-        product_id=sku, orderid=orderid, qty=qty, batch_id=batch, arrival=arrival, sequence=sequence
-    )
-    query.insert_values([f for f in opts.concrete_fields if not f.primary_key], [line])
-    return query
-
-
 LINE_KEY = ("orderid", "product")
 LINE_UPDATES = ("qty", "batch", "arrival", "sequence")
 _UPSERT_LINE = Prepared(
-    _line_upsert,
+    lambda sku, orderid, qty, batch, arrival, sequence: inserting(
+        OrderLineRecord(
+            product_id=sku,
+            orderid=orderid,
+            qty=qty,
+            batch_id=batch,
+            arrival=arrival,
+            sequence=sequence,
+        ),
+        conflict=(LINE_KEY, LINE_UPDATES),
+    ),
     fields_of(
         OrderLineRecord,
         sku="product",

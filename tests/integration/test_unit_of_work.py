@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 import pytest
 from django.db import connection, transaction
+from django.utils import timezone
 
 from allocation.adapters.repository import DjangoProductRepository
 from allocation.adapters.unit_of_work import DjangoUnitOfWork
@@ -218,3 +219,36 @@ def waiting_for_a_lock() -> int:
             " WHERE datname = current_database() AND wait_event_type = 'Lock'"
         )
         return int(cursor.fetchone()[0])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_each_stored_event_keeps_its_own_values_and_creation_time():
+    """One event is stored by a statement built once: nothing of an earlier one sticks."""
+    with make_uow() as uow:
+        product = Product("LAMP")
+        uow.products.add(product)
+        product.add_batch("b1", 10, None)
+        uow.commit()
+    windows = {}
+    for orderid in ("o1", "o2"):
+        before = timezone.now()
+        with make_uow() as uow:
+            found = uow.products.get("LAMP", for_order=orderid)
+            assert found is not None
+            found.allocate(OrderLine(orderid, "LAMP", 1))
+            uow.commit()
+        windows[orderid] = (before, timezone.now())
+    rows = {str(r.orderid): r for r in OutboxEvent.objects.filter(orderid__isnull=False)}
+    assert set(rows) == {"o1", "o2"}
+    for orderid, (before, after) in windows.items():
+        row = rows[orderid]
+        assert before <= row.created_at <= after
+        assert row.payload == {
+            "sku": "LAMP",
+            "version": row.version,
+            "orderid": orderid,
+            "qty": 1,
+            "batchref": "b1",
+        }
+    assert rows["o1"].event_id != rows["o2"].event_id
+    assert (rows["o1"].version, rows["o2"].version) == (2, 3)
