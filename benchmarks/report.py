@@ -59,6 +59,7 @@ class Report:
     lag_p99_ms: float = math.nan
     lag_rate: float = math.nan
     history_ratio: float = math.nan
+    projection_ratio: float = math.nan
     pgbench_fraction: float = math.nan
     all_met: bool = False
     partial: bool = False

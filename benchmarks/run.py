@@ -69,6 +69,8 @@ class Plan:
     lag_count: int
     history_sizes: tuple[int, int, int]
     history_samples: int
+    batch_sizes: tuple[int, int]
+    projection_samples: int
     pgbench_seconds: int
     drain_timeout: float
 
@@ -81,6 +83,8 @@ FULL = Plan(
     lag_count=1000,
     history_sizes=(10, 1_000, 10_000),
     history_samples=100,
+    batch_sizes=(10, 100_000),
+    projection_samples=300,
     pgbench_seconds=5,
     drain_timeout=90.0,
 )
@@ -92,6 +96,8 @@ SMOKE = Plan(
     lag_count=25,
     history_sizes=(10, 100, 1_000),
     history_samples=5,
+    batch_sizes=(10, 1_000),
+    projection_samples=5,
     pgbench_seconds=1,
     drain_timeout=30.0,
 )
@@ -128,7 +134,7 @@ class Measured:
         return percentile(self.pooled.latencies, q)
 
 
-PHASES = ("allocate", "reads", "lag", "history", "pgbench")
+PHASES = ("allocate", "reads", "lag", "history", "projection", "pgbench")
 
 
 class Benchmark:
@@ -159,6 +165,8 @@ class Benchmark:
             self._lag()
         if "history" in self.phases:
             self._history()
+        if "projection" in self.phases:
+            self._projection()
         if "pgbench" in self.phases:
             self._pgbench(allocate)
         self._targets(allocate, reads)
@@ -583,7 +591,49 @@ class Benchmark:
         self.report.tables.append(table)
         self.report.history_ratio = max(ratios.values())
 
-    # -- 5. pgbench ceiling -------------------------------------------------------------
+    # -- 5. projection cost by batch size -----------------------------------------------
+
+    def _projection(self) -> None:
+        """One event projected into a batch of 10 lines and into one of 100,000.
+
+        In this process, straight through ``project`` (what a worker runs per batch),
+        so the figure is the projection's own cost, without Celery's. The read-model
+        rows are seeded in SQL; each event allocates one more line to the batch.
+        """
+        from allocation.domain import events
+        from orders_read.projections import project
+
+        sizes = self.plan.batch_sizes
+        progress(f"projection cost: batches holding {', '.join(f'{n:,}' for n in sizes)} lines")
+        with self.stack.database.connect() as conn:
+            for size in sizes:
+                sql.seed_read_batch(conn, f"proj-{size}", size)
+            conn.execute("ANALYZE")
+        spent: dict[int, list[float]] = {n: [] for n in sizes}
+        with self.stack.pipeline_paused():
+            for i in range(self.plan.projection_samples):
+                for n in sizes:  # interleaved, so drift hits both alike
+                    sku = f"proj-{n}"
+                    event = events.Allocated(sku, n + 2 + i, f"pj-{i}", 1, f"{sku}-b")
+                    began = time.perf_counter()
+                    project([event])
+                    spent[n].append((time.perf_counter() - began) * 1000)
+        small, large = sizes
+        table = Table(
+            "Projection cost: one Allocated event into a batch, by the lines it holds",
+            ["lines in the batch", "n", "p50 ms", "p99 ms"],
+        )
+        for n in sizes:
+            p50, p99 = median(spent[n]) / 1000, percentile(spent[n], 99) / 1000
+            table.add(f"{n:,}", len(spent[n]), fmt_ms(p50), fmt_ms(p99))
+        self.report.projection_ratio = median(spent[large]) / median(spent[small])
+        table.note(
+            f"p50 ratio {large:,}/{small:,}: {fmt_ratio(self.report.projection_ratio)}"
+            " (target <= 1.2); in the benchmark process, without Celery"
+        )
+        self.report.tables.append(table)
+
+    # -- 6. pgbench ceiling -------------------------------------------------------------
 
     def _pgbench(self, allocate: dict[tuple[int, str], Measured]) -> None:
         database = self.stack.database
@@ -669,6 +719,9 @@ class Benchmark:
         ratio = self.report.history_ratio
         if not math.isnan(ratio):
             check("history p50 ratio, largest/smallest", "<= 1.5", fmt_ratio(ratio), ratio <= 1.5)
+        ratio = self.report.projection_ratio
+        if not math.isnan(ratio):
+            check("projection p50 ratio, big/small batch", "<= 1.2", fmt_ratio(ratio), ratio <= 1.2)
         if reads:
             ceiling = reads["ceiling"].rate
             for name in ("allocations", "order page"):

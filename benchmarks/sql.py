@@ -98,3 +98,29 @@ def timestamp_lags_ms(conn: Connection, orderids_like: str) -> list[float]:
         [orderids_like],
     ).fetchall()
     return [float(ms) for (ms,) in rows]
+
+
+def seed_read_batch(conn: Connection, sku: str, lines: int) -> None:
+    """Read-model rows only: a SKU's batch holding ``lines`` allocated lines, applied up
+    to version ``lines + 1``, for timing the projection of one more event into it."""
+    batch = f"{sku}-b"
+    with conn.transaction():
+        conn.execute(
+            "INSERT INTO orders_read_batchview (reference, sku, eta, purchased, allocated)"
+            " VALUES (%s, %s, NULL, %s, %s)",
+            [batch, sku, 10 * lines + 1_000_000, lines],
+        )
+        conn.execute(
+            "INSERT INTO orders_read_orderlineview (orderid, sku, qty, status, batchref)"
+            " SELECT 'held-' || g, %s, 1, 'allocated', %s FROM generate_series(1, %s) AS g",
+            [sku, batch, lines],
+        )
+        conn.execute(
+            "INSERT INTO orders_read_skustock (sku, purchased, allocated, available, waiting,"
+            " next_eta, batch_count) VALUES (%s, %s, %s, %s, 0, NULL, 1)",
+            [sku, 10 * lines + 1_000_000, lines, 9 * lines + 1_000_000],
+        )
+        conn.execute(
+            "INSERT INTO orders_read_appliedposition (sku, version) VALUES (%s, %s)",
+            [sku, lines + 1],
+        )

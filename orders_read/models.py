@@ -12,6 +12,7 @@ check compares with the write side.
 from __future__ import annotations
 
 from django.db import models
+from django.utils import timezone
 
 from orders_read.rules import LineStatus, OrderStatus
 
@@ -32,6 +33,9 @@ class EventLog(models.Model):
     orderid = models.CharField(max_length=255, null=True, blank=True)
     batchref = models.CharField(max_length=255, null=True, blank=True)
     payload = models.JSONField()
+    # When the event happened (the write side's time, kept by a rebuild): what
+    # histories show. ``applied_at`` is when this row was written: what lag is.
+    occurred_at = models.DateTimeField(default=timezone.now)
     applied_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -41,7 +45,7 @@ class EventLog(models.Model):
         indexes = [
             models.Index(fields=["orderid", "sku", "version"], name="eventlog_by_line"),
             models.Index(fields=["batchref", "version"], name="eventlog_by_batch"),
-            models.Index(fields=["-applied_at"], name="eventlog_recent"),
+            models.Index(fields=["-occurred_at"], name="eventlog_recent"),
         ]
         ordering = ["sku", "version"]
 

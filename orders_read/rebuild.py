@@ -103,10 +103,9 @@ def rebuild_read_model(source: WriteSide, progress: Progress | None = None) -> i
         recorder.advance_positions(db, {event.sku for event in logged})
         OrderLineView.objects.using(db).bulk_create(lines, batch_size=1000)
         BatchView.objects.using(db).bulk_create(batches, batch_size=1000)
-        for batch in batches:
-            recorder.refresh_batch_allocated(db, batch.reference, batch.sku)
+        recorder.sum_batch_allocated(db)
         for sku in sorted({b.sku for b in batches} | {line.sku for line in lines}):
-            recorder.refresh_sku(db, sku)
+            recorder.sum_sku(db, sku)
         orderids = sorted({line.orderid for line in lines})
         for done, orderid in enumerate(orderids, start=1):
             recorder.refresh_order(db, orderid)

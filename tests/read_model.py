@@ -45,3 +45,19 @@ def snapshot() -> dict[str, list[tuple[Any, ...]]]:
             )
         ),
     }
+
+
+def sums_disagreeing_with_lines() -> list[str]:
+    """Stored sums over lines (a batch's allocated units, a SKU's waiting demand) that
+    differ from summing the line rows now: the projection moves them by deltas."""
+    lines = list(OrderLineView.objects.values_list("sku", "qty", "status", "batchref"))
+    wrong = []
+    for ref, allocated in BatchView.objects.values_list("reference", "allocated"):
+        summed = sum(q for _, q, status, b in lines if b == ref and status == "allocated")
+        if summed != allocated:
+            wrong.append(f"batch {ref}: {allocated} stored, {summed} summed")
+    for sku, waiting in SkuStock.objects.values_list("sku", "waiting"):
+        summed = sum(q for s, q, status, _ in lines if s == sku and status == "waiting")
+        if summed != waiting:
+            wrong.append(f"stock {sku}: {waiting} waiting stored, {summed} summed")
+    return wrong

@@ -26,6 +26,7 @@ from typing import Any
 
 from celery import current_app
 from django.db import connections, router, transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import F, Min, Q, QuerySet
 from django.utils import timezone
 
@@ -42,15 +43,17 @@ BATCH_SIZE = 50
 
 @dataclass(frozen=True)
 class StoredEvent:
-    """An outbox row: its position, and the event as it travels (name and payload)."""
+    """An outbox row: its position, and the event as it travels (name, payload and
+    when it was stored, which the read model's histories show)."""
 
     position: int
     name: str
     payload: dict[str, Any]
+    occurred_at: datetime
 
     @cached_property
     def event(self) -> Event:
-        return Event.from_dict(self.name, self.payload)
+        return Event.from_dict(self.name, self.payload, self.occurred_at)
 
 
 Publish = Callable[[Sequence[StoredEvent]], None]
@@ -71,7 +74,7 @@ def send_events_to_workers(stored: Sequence[StoredEvent]) -> None:
     next round instead of blocking. With eager tasks (the embedded setup) the same call
     runs the task in-process.
     """
-    batch = [(item.name, item.payload) for item in stored]
+    batch = [(item.name, item.payload, item.occurred_at.isoformat()) for item in stored]
     current_app.tasks[HANDLE_EVENTS].apply_async(args=(batch,), retry=False)
 
 
@@ -80,6 +83,7 @@ def store(events: Sequence[Event]) -> list[StoredEvent]:
     if len(events) == 1:  # what most commands raise: one statement built once
         [event] = events
         payload = event.to_dict()
+        stored_at = timezone.now()
         [(position,)] = _STORE_ONE.rows(
             event_id=uuid.uuid4(),
             name=event.name,
@@ -87,9 +91,9 @@ def store(events: Sequence[Event]) -> list[StoredEvent]:
             version=event.version,
             orderid=_orderid(event),
             payload=payload,
-            created_at=timezone.now(),
+            created_at=stored_at,
         )
-        return [StoredEvent(position, event.name, payload)]
+        return [StoredEvent(position, event.name, payload, stored_at)]
     records = OutboxEvent.objects.bulk_create(
         OutboxEvent(
             name=event.name,
@@ -108,7 +112,7 @@ def store(events: Sequence[Event]) -> list[StoredEvent]:
         )
         for record in records:
             record.id = by_uuid[record.event_id]
-    return [StoredEvent(r.id, r.name, r.payload) for r in records]
+    return [_stored(r) for r in records]
 
 
 def _orderid(event: Event) -> str | None:
@@ -196,7 +200,7 @@ def _claim_unsent(older_than: timedelta, limit: int) -> list[StoredEvent]:
             f"UPDATE {table} SET sent_at = %s, sends = sends + 1 WHERE id IN"
             f" (SELECT id FROM {table} WHERE sent_at IS NULL AND created_at <= %s"
             f" ORDER BY id LIMIT %s{' FOR UPDATE SKIP LOCKED' if skip_locked else ''})"
-            " RETURNING id, name, payload",
+            " RETURNING id, name, payload, created_at",
             [
                 when.get_db_prep_value(now, connection),
                 when.get_db_prep_value(now - older_than, connection),
@@ -204,7 +208,10 @@ def _claim_unsent(older_than: timedelta, limit: int) -> list[StoredEvent]:
             ],
         )
         rows = cursor.fetchall()
-    return [StoredEvent(id_, name, _json(payload)) for id_, name, payload in sorted(rows)]
+    return [
+        StoredEvent(id_, name, _json(payload), _datetime(created_at, connection))
+        for id_, name, payload, created_at in sorted(rows)
+    ]
 
 
 def _publish_claimed(claimed: Sequence[StoredEvent], publish: Publish) -> int:
@@ -221,6 +228,14 @@ def _json(payload: Any) -> dict[str, Any]:
     """A JSON column as a dict, whether the driver parsed it or not."""
     loaded: dict[str, Any] = json.loads(payload) if isinstance(payload, str | bytes) else payload
     return loaded
+
+
+def _datetime(value: Any, connection: BaseDatabaseWrapper) -> datetime:
+    """A datetime from a raw cursor, as the ORM would return it: PostgreSQL's driver
+    gives an aware one, SQLite's a naive one (or a string) its backend converts."""
+    convert = getattr(connection.ops, "convert_datetimefield_value", None)
+    converted: datetime = convert(value, None, connection) if convert else value
+    return converted
 
 
 def _claim_and_send(
@@ -244,12 +259,21 @@ def unsent_count() -> int:
 
 
 def _stored(record: OutboxEvent) -> StoredEvent:
-    return StoredEvent(record.id, record.name, record.payload)
+    return StoredEvent(record.id, record.name, record.payload, record.created_at)
 
 
 def stored_events() -> Iterator[StoredEvent]:
     """Every event ever stored, in position order (the write side's history)."""
     return (_stored(r) for r in OutboxEvent.objects.order_by("id").iterator(chunk_size=2000))
+
+
+def stored_at(sku: str, version: int | None) -> datetime | None:
+    """When the outbox stored the event ``(sku, version)``, if it did."""
+    if version is None:
+        return None
+    rows = OutboxEvent.objects.filter(sku=sku, version=version).values_list("created_at")
+    found = rows.first()
+    return found[0] if found else None
 
 
 def park(handler: str, name: str, payload: dict[str, Any], error: str, task_id: str) -> None:

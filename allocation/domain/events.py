@@ -7,13 +7,17 @@ per SKU how far it has applied them.
 
 Each event says in one sentence what happened (``describe``), in the words of the
 business; the timeline shows it.
+
+When it happened (``occurred_at``) is not part of the fact's payload: the outbox
+stamps it when it stores the event, and it travels beside the payload to the read
+model, so histories show the write side's time, even after a rebuild.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
-from datetime import date
+from dataclasses import dataclass, field
+from datetime import date, datetime
 from typing import Any, ClassVar
 
 
@@ -21,6 +25,8 @@ from typing import Any, ClassVar
 class Event:
     sku: str
     version: int
+    occurred_at: datetime | None = field(default=None, compare=False, repr=False, kw_only=True)
+    """When the write side stored the event; None until it has."""
 
     registry: ClassVar[dict[str, type[Event]]] = {}
 
@@ -37,17 +43,21 @@ class Event:
         raise NotImplementedError(f"{self.name} cannot describe itself")
 
     def to_dict(self) -> dict[str, Any]:
-        data = dataclasses.asdict(self)
-        return {k: (v.isoformat() if isinstance(v, date) else v) for k, v in data.items()}
+        """The payload: the fact's own fields (not ``occurred_at``), JSON-ready."""
+        return {
+            f.name: (v.isoformat() if isinstance(v := getattr(self, f.name), date) else v)
+            for f in dataclasses.fields(self)
+            if f.name != "occurred_at"
+        }
 
     @staticmethod
-    def from_dict(name: str, data: dict[str, Any]) -> Event:
+    def from_dict(name: str, data: dict[str, Any], occurred_at: datetime | None = None) -> Event:
         cls = Event.registry[name]
-        fields = {f.name: f.type for f in dataclasses.fields(cls)}
+        fields = {f.name for f in dataclasses.fields(cls)} - {"occurred_at"}
         values = dict(data)
         if "eta" in fields and values.get("eta"):
             values["eta"] = date.fromisoformat(values["eta"])
-        return cls(**{k: v for k, v in values.items() if k in fields})
+        return cls(**{k: v for k, v in values.items() if k in fields}, occurred_at=occurred_at)
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
-from typing import Protocol
+from typing import Any, Protocol
 
 from allocation.domain import events
 
@@ -260,7 +260,7 @@ class Product:
         self.version_number += 1
         return self.version_number
 
-    def _record(self, event_type: type[events.Event], **fields: object) -> None:
+    def _record(self, event_type: type[events.Event], **fields: Any) -> None:
         self.events.append(event_type(sku=self.sku, version=self._bump(), **fields))
 
     def _preferred_batch_for(self, line: OrderLine) -> Batch | None:

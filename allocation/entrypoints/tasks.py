@@ -14,6 +14,7 @@ idempotent; see ``orders_read.projections``.
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import Any
 
 from billiard.einfo import ExceptionInfo
@@ -31,8 +32,13 @@ logger = logging.getLogger(__name__)
 MAX_RETRIES = 5
 BACKOFF_MAX_SECONDS = 60
 
-Batch = list[tuple[str, dict[str, Any]]]
-"""Events as they travel: ``[(name, payload), ...]``."""
+Batch = list[tuple[str, dict[str, Any], str] | tuple[str, dict[str, Any]]]
+"""Events as they travel: ``[(name, payload, occurred_at ISO 8601), ...]``; messages
+queued by an older release carry no time (the projection then uses its own)."""
+
+
+def occurred(iso: str | None) -> datetime | None:
+    return datetime.fromisoformat(iso) if iso else None
 
 
 def backoff(retries: int) -> int:
@@ -66,16 +72,20 @@ class EventTask(Task):  # type: ignore[type-arg]
 def handle_events(batch: Batch) -> None:
     """Run a batch of events; retry what failed event by event (``handle_event``)."""
     events: list[Event] = []
-    for name, payload in batch:
+    for name, payload, *when in batch:
+        at = when[0] if when else None
         try:
-            events.append(Event.from_dict(name, payload))
+            events.append(Event.from_dict(name, payload, occurred(at)))
         except Exception:  # unreadable: the single-event path retries and parks it
             logger.warning("cannot read event %s %r", name, payload, exc_info=True)
-            handle_event.apply_async((name, payload), countdown=backoff(0))
+            handle_event.apply_async((name, payload), {"occurred_at": at}, countdown=backoff(0))
     for index, failures in bootstrap().handle_events(events).items():
         event = events[index]
+        at = event.occurred_at.isoformat() if event.occurred_at else None
         handle_event.apply_async(
-            (event.name, event.to_dict()), {"handlers": sorted(failures)}, countdown=backoff(0)
+            (event.name, event.to_dict()),
+            {"handlers": sorted(failures), "occurred_at": at},
+            countdown=backoff(0),
         )
 
 
@@ -92,14 +102,18 @@ def handle_events(batch: Batch) -> None:
     max_retries=MAX_RETRIES,
 )
 def handle_event(
-    self: EventTask, name: str, payload: dict[str, Any], handlers: list[str] | None = None
+    self: EventTask,
+    name: str,
+    payload: dict[str, Any],
+    handlers: list[str] | None = None,
+    occurred_at: str | None = None,
 ) -> None:
     """Run one event's handlers (``handlers``: only these, as a retry or a replay does)."""
     try:
-        bootstrap().handle_event(Event.from_dict(name, payload), handlers)
+        bootstrap().handle_event(Event.from_dict(name, payload, occurred(occurred_at)), handlers)
     except HandlersFailed as failed:
         raise self.retry(
-            kwargs={"handlers": sorted(failed.failures)},
+            kwargs={"handlers": sorted(failed.failures), "occurred_at": occurred_at},
             exc=failed,
             countdown=backoff(self.request.retries + 1),
         ) from failed

@@ -69,7 +69,7 @@ def dashboard(lag: PipelineLag, recent: int = 12, short: int = 10) -> Dashboard:
         low=Count("sku", filter=Q(available__gt=0, available__lt=LOW_STOCK)),
         backordered=Count("sku", filter=Q(waiting__gt=0)),
     )
-    events = list(EventLog.objects.order_by("-applied_at", "-id")[:recent])
+    events = list(EventLog.objects.order_by("-occurred_at", "-id")[:recent])
     return Dashboard(
         order_counts=counts,
         order_total=sum(c.count for c in counts),

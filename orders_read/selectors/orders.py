@@ -96,7 +96,7 @@ PAGE_READ = (
 """The order page's lines, each with its batch (if the read model knows it yet) and
 its order's summary, and the read-your-writes check as ``caught_up``."""
 
-HISTORY = "SELECT * FROM {log} WHERE orderid = %s ORDER BY applied_at, id"
+HISTORY = "SELECT * FROM {log} WHERE orderid = %s ORDER BY occurred_at, id"
 
 
 class PageLine(NamedTuple):

@@ -123,10 +123,10 @@ def test_the_order_detail_holds_what_the_tables_hold(projected):
         (True, None, True),
         (False, None, False),
     ]
-    history = EventLog.objects.filter(orderid="o1").order_by("applied_at", "id")
+    history = EventLog.objects.filter(orderid="o1").order_by("occurred_at", "id")
     assert [fields(e) for e in detail.history] == [fields(e) for e in history]
     assert detail.history[0].payload["orderid"] == "o1"  # JSON decoded
-    assert detail.history[0].applied_at.tzinfo is not None
+    assert detail.history[0].occurred_at.tzinfo is not None
 
 
 def test_an_unknown_order_has_no_detail(db):

@@ -4,20 +4,24 @@ from __future__ import annotations
 
 import itertools
 import random
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from django.core import mail
 from django.core.management import call_command
 from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from allocation.bootstrap import rebuild_read_model
 from allocation.domain import commands, events
 from allocation.domain.model import AllocationError, OrderLine, Product
+from allocation.models import OutboxEvent
+from orders_read.models import BatchView, EventLog
 from orders_read.projections import project
-from tests.read_model import snapshot
+from tests.read_model import snapshot, sums_disagreeing_with_lines
 
 
 def history(operations: list[tuple]) -> list[events.Event]:
@@ -64,6 +68,7 @@ def project_all(batches: list[list[events.Event]]) -> dict:
     with transaction.atomic():
         for batch in batches:
             project(batch)
+            assert sums_disagreeing_with_lines() == []
         picture = snapshot()
         transaction.set_rollback(True)
     return picture
@@ -143,6 +148,33 @@ def test_rebuild_equals_the_incremental_read_model(scenario):
     assert snapshot() == incremental
     call_command("rebuild_read_model")  # idempotent
     assert snapshot() == incremental
+
+
+def test_events_keep_the_time_they_happened_through_a_rebuild(scenario):
+    """Histories show when the write side stored each event, not when it was projected."""
+    stored = dict(
+        ((sku, version), at)
+        for sku, version, at in OutboxEvent.objects.values_list("sku", "version", "created_at")
+    )
+    EventLog.objects.update(applied_at=timezone.now() + timedelta(hours=1))  # applied later
+
+    def logged() -> dict:
+        return {(e.sku, e.version): e.occurred_at for e in EventLog.objects.all()}
+
+    assert logged() == stored
+    call_command("rebuild_read_model")
+    assert logged() == stored
+
+
+def test_a_big_batch_moves_its_sums_without_summing_its_lines(transactional_db):
+    """The projection's cost per event must not grow with the lines a batch holds: its
+    total moves by the line's change, so a stored total that is off stays off by as much
+    (a projection that summed the lines again would repair it)."""
+    in_order = history([("batch", "b1", 100, None)] + [("allocate", f"o{n}", 1) for n in range(3)])
+    project(in_order[:3])
+    BatchView.objects.filter(reference="b1").update(allocated=F("allocated") + 1000)
+    project(in_order[3:])
+    assert BatchView.objects.get(reference="b1").allocated == 1003
 
 
 def test_rebuild_reproduces_waiting_lines(transactional_db, bus):

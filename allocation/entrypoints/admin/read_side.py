@@ -114,7 +114,7 @@ class SkuStockAdmin(ReadOnlyAdmin):
 
 @admin.register(EventLog)
 class EventLogAdmin(ReadOnlyAdmin):
-    list_display = ["applied_at", "name", "sku", "version", "orderid", "batchref"]
+    list_display = ["occurred_at", "name", "sku", "version", "orderid", "batchref"]
     list_filter = ["name"]
     search_fields = ["orderid", "sku", "batchref"]
-    ordering = ["-applied_at", "-id"]
+    ordering = ["-occurred_at", "-id"]

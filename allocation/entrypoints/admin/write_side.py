@@ -16,6 +16,7 @@ from django.db.models import Model, QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
+from allocation.adapters import outbox
 from allocation.bootstrap import bootstrap
 from allocation.domain import commands
 from allocation.entrypoints import inputs
@@ -262,7 +263,13 @@ class DeadLetterAdmin(ReadOnlyAdmin):
         replayed = 0
         for letter in queryset.filter(replayed_at=None):
             only = [letter.handler] if letter.handler else None
-            handle_event.delay(letter.event_name, letter.payload, handlers=only)
+            stored_at = outbox.stored_at(letter.sku, letter.version)
+            handle_event.delay(
+                letter.event_name,
+                letter.payload,
+                handlers=only,
+                occurred_at=stored_at.isoformat() if stored_at else None,
+            )
             DeadLetter.objects.filter(pk=letter.pk).update(replayed_at=timezone.now())
             replayed += 1
         self.message_user(request, f"Replayed {replayed} event(s).", messages.SUCCESS)
