@@ -34,6 +34,7 @@ from orders_read.rules import LineStatus
 from orders_read.sql import read_db
 
 Progress = Callable[[int, int], None]
+ORDERS_PER_STATEMENT = 500
 
 
 class CurrentLine(Protocol):
@@ -107,8 +108,9 @@ def rebuild_read_model(source: WriteSide, progress: Progress | None = None) -> i
         for sku in sorted({b.sku for b in batches} | {line.sku for line in lines}):
             recorder.sum_sku(db, sku)
         orderids = sorted({line.orderid for line in lines})
-        for done, orderid in enumerate(orderids, start=1):
-            recorder.refresh_order(db, orderid)
+        for start in range(0, len(orderids), ORDERS_PER_STATEMENT):
+            chunk = orderids[start : start + ORDERS_PER_STATEMENT]
+            recorder.refresh_orders(db, chunk, emptied=False)
             if progress:
-                progress(done, len(orderids))
+                progress(start + len(chunk), len(orderids))
     return len(orderids)

@@ -2,7 +2,10 @@
 
 A long-running process, so that requests never talk to the broker. It sends what the
 outbox holds, then sleeps until PostgreSQL notifies it of a commit (the outbox's
-insert trigger), or until its timer fires (other databases, and a safety net). Every
+insert trigger), or until its timer fires (other databases, and a safety net). Woken
+by a commit, it lingers ``RELAY_LINGER`` seconds before claiming, so that the commits
+of that moment travel as one batch: one message, one projection transaction, instead
+of one per event (a few milliseconds of lag for a fraction of the CPU per event). Every
 ``RECONCILE_EVERY`` seconds it also runs the reconciler, which resends whatever was
 written but is still not applied ``RECONCILE_AFTER`` seconds later.
 
@@ -38,12 +41,14 @@ def follow(
     *,
     poll: float | None = None,
     reconcile_every: float | None = None,
+    linger: float | None = None,
     on_ready: Callable[[], None] | None = None,
     on_batch: Observe | None = None,
 ) -> None:
     """Relay until ``stop`` is set (from a signal handler or another thread)."""
     poll = settings.RELAY_POLL_INTERVAL if poll is None else poll
     reconcile_every = settings.RECONCILE_EVERY if reconcile_every is None else reconcile_every
+    linger = settings.RELAY_LINGER if linger is None else linger
     listener: Listener | None = None
     next_reconcile = 0.0
     pause = 0.0
@@ -60,7 +65,8 @@ def follow(
                 bootstrap.reconcile(send_events)
                 next_reconcile = time.monotonic() + reconcile_every
             pause = 0.0
-            listener.wait(poll, stop)
+            if listener.wait(poll, stop) and linger:
+                stop.wait(linger)
         except (DatabaseError, psycopg.Error):
             pause = min(max(pause * 2, 0.1), 5.0)
             logger.warning("relay: database unavailable; retrying in %.1fs", pause, exc_info=True)

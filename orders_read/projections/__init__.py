@@ -9,9 +9,10 @@ applied, whatever the order, the grouping into batches or the number of deliveri
 Two halves: ``policy`` says what an event touches (plain Python, one rule per event
 class), ``recorder`` how each row is recomputed (SQL).
 
-A batch is projected in one transaction, and each derived row once however many of
-the batch's events touch it: the relay hands events over in batches, so a busy SKU's
-stock row is recomputed once per batch, not once per event. The same transaction
+A batch is projected in one transaction, each step in one statement for the whole
+batch, and each derived row once however many of the batch's events touch it: the
+relay hands events over in batches, so a batch of many events costs about what one
+does. The same transaction
 moves each SKU's ``AppliedPosition`` (the tracking record) over the contiguous run of
 logged versions, so "applied" can never be claimed for a row that is not written.
 
@@ -40,19 +41,14 @@ def project(batch: Sequence[events.Event]) -> None:
     """
     if not batch:
         return
-    keyed = [(event, policy.touches(event)) for event in sorted(batch, key=_position)]
+    keys = {(event.sku, event.version): policy.touches(event) for event in batch}
     skus = sorted({event.sku for event in batch})
-    orders = sorted({keys.order for _, keys in keyed if keys.order})
+    orders = sorted({k.order for k in keys.values() if k.order})
     db = read_db()
     with transaction.atomic(using=db):
         recorder.lock(db, [f"sku:{sku}" for sku in skus] + [f"order:{o}" for o in orders])
         touched = recorder.Touched()
-        for event, keys in keyed:
-            if recorder.log(db, event):
-                touched.add(keys)
+        for event in recorder.log(db, batch):
+            touched.add(keys[event.sku, event.version])
         touched.refresh(db)
         recorder.advance_positions(db, skus)
-
-
-def _position(event: events.Event) -> tuple[str, int]:
-    return event.sku, event.version

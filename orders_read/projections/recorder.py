@@ -13,13 +13,13 @@ line rows would give (the rebuild sums them from scratch, and the tests compare 
 two after every scenario).
 
 The worker keeps up with the writes only if each event is cheap, and profiling showed
-the ORM building queries costing more than PostgreSQL answering them, with
-``update_or_create`` adding savepoints and a ``SELECT ... FOR UPDATE`` to every row. So
-the per-event path is plain SQL (portable to SQLite and PostgreSQL, see
-``orders_read.sql``): each derived row is recomputed and written by one ``INSERT ...
-SELECT ... ON CONFLICT DO UPDATE``, and the log insert says in the same statement
-whether the event was new. The rebuild (``orders_read.rebuild``) derives its rows with
-these same functions.
+the ORM building queries costing more than PostgreSQL answering them. So the per-event
+path is plain SQL (portable to SQLite and PostgreSQL, see ``orders_read.sql``), and
+set-based: each step is one statement for the whole batch (log the events, read the
+lines' rows with their newest events, write the lines, move the batches' totals,
+recompute the orders, then the SKUs), so a batch of fifty events costs about what one
+does. Events about a batch itself (created, quantity changed) are rare and go through
+the ORM, one by one. The rebuild (``orders_read.rebuild``) sums with these functions.
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ from orders_read.rules import LineStatus, OrderStatus
 from orders_read.sql import now, prep, rows, run
 
 BATCH_EVENT_NAMES = [event_type.__name__ for event_type in policy.BATCH_EVENTS]
+LOG_COLUMNS = ("sku", "version", "name", "orderid", "batchref", "payload", "occurred_at")
 
 
 def log_fields(event: events.Event) -> dict[str, Any]:
@@ -57,25 +58,30 @@ def log_fields(event: events.Event) -> dict[str, Any]:
     }
 
 
-def log(db: str, event: events.Event) -> bool:
-    """Log the event; False if its ``(sku, version)`` was already logged (a redelivery).
+def log(db: str, batch: Sequence[events.Event]) -> list[events.Event]:
+    """Log the events; those not logged before (a redelivery is skipped).
 
-    One ``INSERT ... ON CONFLICT DO NOTHING RETURNING`` instead of a savepoint around an
-    insert that may fail: one round trip, and the answer with it.
+    One ``INSERT ... ON CONFLICT DO NOTHING RETURNING`` for the batch instead of a
+    savepoint around each insert that may fail: one round trip, and the answer with it.
     """
-    connection = connections[db]
-    row = {**log_fields(event), "applied_at": timezone.now()}
-    meta = EventLog._meta
-    columns = ", ".join(connection.ops.quote_name(name) for name in row)
-    values = [prep(db, EventLog, name, value) for name, value in row.items()]
-    sql = (
-        f"INSERT INTO {connection.ops.quote_name(meta.db_table)} ({columns})"
-        f" VALUES ({', '.join(['%s'] * len(row))})"
-        " ON CONFLICT (sku, version) DO NOTHING RETURNING id"
+    unique = {(event.sku, event.version): event for event in batch}
+    if not unique:
+        return []
+    applied_at = timezone.now()
+    values: list[Any] = []
+    for event in unique.values():
+        row = {**log_fields(event), "applied_at": applied_at}
+        values += [prep(db, EventLog, name, row[name]) for name in (*LOG_COLUMNS, "applied_at")]
+    quote = connections[db].ops.quote_name
+    columns = ", ".join(quote(name) for name in (*LOG_COLUMNS, "applied_at"))
+    one = f"({', '.join(['%s'] * (len(LOG_COLUMNS) + 1))})"
+    new = rows(
+        db,
+        f"INSERT INTO {{log}} ({columns}) VALUES {', '.join([one] * len(unique))}"
+        " ON CONFLICT (sku, version) DO NOTHING RETURNING sku, version",
+        values,
     )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, values)
-        return cursor.fetchone() is not None
+    return [unique[sku, version] for sku, version in sorted(new)]
 
 
 def lock(db: str, keys: Sequence[str]) -> None:
@@ -106,25 +112,17 @@ class Touched:
 
     def refresh(self, db: str) -> None:
         """Lines first, then the batches, orders and SKUs that sum them."""
-        moves = Moves()
-        orders: set[str] = set()
-        skus: set[str] = set()
-        for orderid, sku in sorted(self.lines):
-            refresh_line(db, orderid, sku, moves)
-            orders.add(orderid)
-            skus.add(sku)
-        for (ref, sku), units in sorted(moves.allocated.items()):
-            if units:
-                move_batch_allocated(db, ref, sku, units)
+        moves = refresh_lines(db, sorted(self.lines))
+        move_batches_allocated(db, {key: n for key, n in moves.allocated.items() if n})
+        orders = {orderid for orderid, _ in self.lines}
+        skus = {sku for _, sku in self.lines}
         for ref, sku in sorted(self.batches):
             moved = refresh_batch(db, ref, sku)
             lock(db, [f"order:{o}" for o in sorted(moved - orders)])
             orders |= moved
             skus.add(sku)
-        for orderid in sorted(orders):
-            refresh_order(db, orderid)
-        for sku in sorted(skus):
-            refresh_sku(db, sku, moves.waiting[sku])
+        refresh_orders(db, sorted(orders), emptied=moves.removed)
+        refresh_skus(db, {sku: moves.waiting[sku] for sku in skus})
 
 
 @dataclass
@@ -133,6 +131,7 @@ class Moves:
 
     allocated: Counter[tuple[str, str]] = field(default_factory=Counter)  # (ref, sku): units
     waiting: Counter[str] = field(default_factory=Counter)  # sku: units
+    removed: bool = False  # some line's row was deleted: its order may have none left
 
     def add(self, sku: str, status: str | None, batchref: str | None, qty: int) -> None:
         """A line's row with these values appeared (``qty`` < 0: disappeared)."""
@@ -142,40 +141,66 @@ class Moves:
             self.waiting[sku] += qty
 
 
-def refresh_line(db: str, orderid: str, sku: str, moves: Moves) -> None:
-    """The line's row from its newest logged event; what that moved goes to ``moves``.
+NEWEST_WITH_ROW = (
+    "SELECT n.orderid, n.sku, n.name, n.batchref, n.payload, l.status, l.batchref, l.qty"
+    " FROM (SELECT orderid, sku, name, batchref, payload FROM {log}"
+    " WHERE orderid = %s AND sku = %s ORDER BY version DESC LIMIT 1) n"
+    " LEFT JOIN {line} l ON l.orderid = n.orderid AND l.sku = n.sku"
+)
+"""A line's newest logged event beside its row as it stands (the line has a logged
+event: it was touched because one was just logged)."""
 
-    One statement reads both the line's row before and its newest event.
+
+def refresh_lines(db: str, lines: Sequence[tuple[str, str]]) -> Moves:
+    """Each line's row from its newest logged event; what that moved the sums by.
+
+    One statement reads every line's row with its newest event, one writes the rows
+    that changed, one deletes the lines that are gone.
     """
-    ((status_before, batch_before, qty_before, name, batchref, payload),) = rows(
+    moves = Moves()
+    if not lines:
+        return moves
+    found = rows(
         db,
-        "SELECT l.status, l.batchref, l.qty, n.name, n.batchref, n.payload"
-        " FROM (SELECT 1) one"
-        " LEFT JOIN {line} l ON l.orderid = %s AND l.sku = %s LEFT JOIN"
-        " (SELECT name, batchref, payload FROM {log} WHERE orderid = %s AND sku = %s"
-        " ORDER BY version DESC LIMIT 1) n ON 1 = 1",
-        [orderid, sku, orderid, sku],
+        " UNION ALL ".join([NEWEST_WITH_ROW] * len(lines)),
+        [value for line in lines for value in line],
     )
-    status = policy.line_status_after(events.Event.registry[name]) if name else None
-    if status is None:
-        run(db, "DELETE FROM {line} WHERE orderid = %s AND sku = %s", [orderid, sku])
+    written: list[Any] = []
+    deleted: list[str] = []
+    for orderid, sku, name, batchref, payload, status_before, batch_before, qty_before in found:
+        status = policy.line_status_after(events.Event.registry[name])
         qty, after = 0, None
-    else:
-        qty = (json.loads(payload) if isinstance(payload, str | bytes) else payload)["qty"]
-        after = batchref if status == LineStatus.ALLOCATED else None
-        if (status_before, batch_before, qty_before) == (status.value, after, qty):
-            return  # a redelivery: nothing moves
+        if status is None:
+            if status_before is None:
+                continue  # gone, and already so
+            deleted += [orderid, sku]
+            moves.removed = True
+        else:
+            qty = (json.loads(payload) if isinstance(payload, str | bytes) else payload)["qty"]
+            after = batchref if status == LineStatus.ALLOCATED else None
+            if (status_before, batch_before, qty_before) == (status.value, after, qty):
+                continue  # a redelivery: nothing moves
+            written += [orderid, sku, qty, status.value, after]
+            moves.add(sku, status.value, after, qty)
+        if status_before is not None:
+            moves.add(sku, status_before, batch_before, -qty_before)
+    if written:
         run(
             db,
-            "INSERT INTO {line} (orderid, sku, qty, status, batchref) VALUES (%s, %s, %s, %s, %s)"
-            " ON CONFLICT (orderid, sku) DO UPDATE SET qty = excluded.qty,"
+            "INSERT INTO {line} (orderid, sku, qty, status, batchref) VALUES "
+            + ", ".join(["(%s, %s, %s, %s, %s)"] * (len(written) // 5))
+            + " ON CONFLICT (orderid, sku) DO UPDATE SET qty = excluded.qty,"
             " status = excluded.status, batchref = excluded.batchref",
-            [orderid, sku, qty, status.value, after],
+            written,
         )
-    if status_before is not None:
-        moves.add(sku, status_before, batch_before, -qty_before)
-    if status is not None:
-        moves.add(sku, status.value, after, qty)
+    if deleted:
+        run(
+            db,
+            "DELETE FROM {line} WHERE "
+            + " OR ".join(["(orderid = %s AND sku = %s)"] * (len(deleted) // 2)),
+            deleted,
+        )
+    return moves
 
 
 def refresh_batch(db: str, ref: str, sku: str) -> set[str]:
@@ -203,13 +228,27 @@ def refresh_batch(db: str, ref: str, sku: str) -> set[str]:
     return {orderid for (orderid,) in served}
 
 
-def move_batch_allocated(db: str, ref: str, sku: str, units: int) -> None:
-    """Move the batch's allocated total by ``units`` (one UPDATE, whatever its size)."""
-    if not run(
-        db, "UPDATE {batch} SET allocated = allocated + %s WHERE reference = %s", [units, ref]
-    ):
-        # Its BatchCreated has not arrived yet: a row summing the lines already here.
-        BatchView.objects.using(db).create(reference=ref, sku=sku, allocated=_allocated(db, ref))
+def move_batches_allocated(db: str, units: dict[tuple[str, str], int]) -> None:
+    """Move each batch's allocated total by its units: one UPDATE, whatever their size."""
+    if not units:
+        return
+    refs = sorted(ref for ref, _ in units)
+    moved = rows(
+        db,
+        "UPDATE {batch} SET allocated = allocated + CASE reference"
+        + " WHEN %s THEN %s" * len(units)
+        + " END WHERE reference IN ("
+        + ", ".join(["%s"] * len(refs))
+        + ") RETURNING reference",
+        [value for (ref, _), n in sorted(units.items()) for value in (ref, n)] + refs,
+    )
+    known = {ref for (ref,) in moved}
+    for ref, sku in sorted(units):
+        if ref not in known:
+            # Its BatchCreated has not arrived yet: a row summing the lines already here.
+            BatchView.objects.using(db).create(
+                reference=ref, sku=sku, allocated=_allocated(db, ref)
+            )
 
 
 def _allocated(db: str, ref: str) -> int:
@@ -228,22 +267,26 @@ def sum_batch_allocated(db: str) -> None:
     )
 
 
-def refresh_order(db: str, orderid: str) -> None:
-    """The order's summary, computed from its lines and their batches by one upsert.
+def refresh_orders(db: str, orderids: Sequence[str], emptied: bool = True) -> None:
+    """The orders' summaries, computed from their lines and batches by one upsert.
 
     The status is ``rules.order_status`` (allocated when no line waits, partly
     allocated when some do, waiting when all do), the ship date
     ``rules.expected_ship_date`` (the latest eta of the allocated lines' batches, null
     for the warehouse: MAX skips nulls), in SQL. An order whose lines are all gone has
-    no summary. ``tests/integration/test_read_rules.py`` holds the two to agreement.
+    no summary (``emptied``: some may be). ``tests/integration/test_read_rules.py``
+    holds the two to agreement.
     """
+    if not orderids:
+        return
     allocated, partly, waiting = (
         OrderStatus.ALLOCATED.value,
         OrderStatus.PARTLY_ALLOCATED.value,
         OrderStatus.WAITING.value,
     )
     line_allocated = LineStatus.ALLOCATED.value
-    upserted = run(
+    among = ", ".join(["%s"] * len(orderids))
+    run(
         db,
         "INSERT INTO {order} (orderid, status, line_count, allocated_lines, waiting_lines,"
         " expected_ship_date, updated_at)"
@@ -253,31 +296,41 @@ def refresh_order(db: str, orderid: str) -> None:
         " SUM(CASE WHEN l.status = %s THEN 0 ELSE 1 END),"
         " MAX(CASE WHEN l.status = %s THEN b.eta END), %s"
         " FROM {line} l LEFT JOIN {batch} b ON b.reference = l.batchref"
-        " WHERE l.orderid = %s GROUP BY l.orderid"
+        f" WHERE l.orderid IN ({among}) GROUP BY l.orderid"
         " ON CONFLICT (orderid) DO UPDATE SET status = excluded.status,"
         " line_count = excluded.line_count, allocated_lines = excluded.allocated_lines,"
         " waiting_lines = excluded.waiting_lines,"
         " expected_ship_date = excluded.expected_ship_date, updated_at = excluded.updated_at",
         [line_allocated, allocated, line_allocated, partly, waiting, line_allocated,
-         line_allocated, line_allocated, now(db, OrderView, "updated_at"), orderid],
+         line_allocated, line_allocated, now(db, OrderView, "updated_at"), *orderids],
     )  # fmt: skip
-    if not upserted:
-        run(db, "DELETE FROM {order} WHERE orderid = %s", [orderid])
+    if emptied:
+        run(
+            db,
+            f"DELETE FROM {{order}} WHERE orderid IN ({among}) AND NOT EXISTS"
+            " (SELECT 1 FROM {line} l WHERE l.orderid = {order}.orderid)",
+            list(orderids),
+        )
 
 
-def refresh_sku(db: str, sku: str, waiting_moved: int) -> None:
-    """The SKU's stock row: its batches' totals, and its waiting demand moved by
-    ``waiting_moved`` units; one UPDATE (a first row sums the waiting lines)."""
-    if run(
+def refresh_skus(db: str, waiting_moved: dict[str, int]) -> None:
+    """The SKUs' stock rows: their batches' totals, and their waiting demand moved by
+    the units given; one UPDATE (a SKU's first row sums its waiting lines)."""
+    if not waiting_moved:
+        return
+    skus = sorted(waiting_moved)
+    updated = rows(
         db,
         "UPDATE {stock} SET (purchased, allocated, available, next_eta, batch_count) ="
-        " (SELECT COALESCE(SUM(purchased), 0), COALESCE(SUM(allocated), 0),"
-        " COALESCE(SUM(purchased), 0) - COALESCE(SUM(allocated), 0), MIN(eta), COUNT(id)"
-        " FROM {batch} WHERE sku = %s), waiting = waiting + %s WHERE sku = %s",
-        [sku, waiting_moved, sku],
-    ):
-        return
-    sum_sku(db, sku)
+        " (SELECT COALESCE(SUM(b.purchased), 0), COALESCE(SUM(b.allocated), 0),"
+        " COALESCE(SUM(b.purchased), 0) - COALESCE(SUM(b.allocated), 0), MIN(b.eta),"
+        " COUNT(b.id) FROM {batch} b WHERE b.sku = {stock}.sku),"
+        " waiting = waiting + CASE sku" + " WHEN %s THEN %s" * len(skus) + " END"
+        f" WHERE sku IN ({', '.join(['%s'] * len(skus))}) RETURNING sku",
+        [value for sku in skus for value in (sku, waiting_moved[sku])] + skus,
+    )
+    for sku in sorted(set(skus) - {sku for (sku,) in updated}):
+        sum_sku(db, sku)
 
 
 def sum_sku(db: str, sku: str) -> None:

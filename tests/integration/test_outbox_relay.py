@@ -136,3 +136,39 @@ def test_a_commit_wakes_the_following_relay_at_once():
     assert not relay.is_alive()
     assert [s.event.version for s in sent] == [1, 2]
     assert outbox.unsent_count() == 0
+
+
+@pytest.mark.postgres
+def test_commits_while_the_relay_lingers_travel_as_one_batch():
+    """Woken by the first commit, the relay waits before claiming: the commits of that
+    moment go out in one message, not one each."""
+    batches: list[list[int]] = []
+    stop = threading.Event()
+    ready = threading.Event()
+
+    def run() -> None:
+        try:
+            follow(
+                stop,
+                lambda batch: batches.append([s.event.version for s in batch]),
+                poll=60,
+                reconcile_every=3600,
+                linger=1.0,
+                on_ready=ready.set,
+            )
+        finally:
+            connection.close()
+
+    relay = threading.Thread(target=run)
+    relay.start()
+    try:
+        assert ready.wait(timeout=10)
+        wait_until(lambda: outbox.unsent_count() == 0, what="a first, empty round")
+        for version in (1, 2, 3):  # three commits, well within the second it lingers
+            with transaction.atomic():
+                outbox.store([events.BatchCreated("LAMP", version, f"b{version}", 1, None)])
+        wait_until(lambda: outbox.unsent_count() == 0, timeout=10, what="the relay to send")
+    finally:
+        stop.set()
+        relay.join(timeout=10)
+    assert batches == [[1, 2, 3]]

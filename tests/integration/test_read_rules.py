@@ -1,6 +1,6 @@
 """The SQL that computes an order's summary agrees with the rules in Python.
 
-``recorder.refresh_order`` implements ``rules.order_status`` and
+``recorder.refresh_orders`` implements ``rules.order_status`` and
 ``rules.expected_ship_date`` in one upsert; here both answer a table of cases, on
 whichever database the run uses (SQLite and PostgreSQL in CI).
 """
@@ -49,7 +49,7 @@ def test_the_summary_sql_agrees_with_the_rules(lines):
         orderid="o1", status="waiting", line_count=9, allocated_lines=0, waiting_lines=9
     )
 
-    recorder.refresh_order(read_db(), "o1")
+    recorder.refresh_orders(read_db(), ["o1"])
 
     summary = OrderView.objects.filter(orderid="o1").first()
     status = rules.order_status([status for status, _ in lines])
