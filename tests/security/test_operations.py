@@ -83,9 +83,11 @@ def test_redis_keeps_its_data_across_a_restart():
     assert any(volume.endswith(":/data") for volume in redis["volumes"])
 
 
-def test_beat_keeps_its_schedule_where_the_apps_user_may_write():
-    command = compose()["services"]["beat"]["command"]
-    assert "--schedule /tmp/" in command
+def test_beat_keeps_its_schedule_where_the_apps_user_may_write_and_answers_its_ping():
+    beat = compose()["services"]["beat"]
+    assert "--schedule /tmp/" in beat["command"]
+    assert "--enable-remote-control" in beat["command"]  # what its healthcheck pings
+    assert "celerybeat@$$HOSTNAME" in beat["healthcheck"]["test"][1]  # $$: compose escape
 
 
 def test_the_compose_file_is_the_compose_specification():
