@@ -129,6 +129,9 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
+# Files a browser asks for at the site's root (/favicon.ico), served by whitenoise as
+# they are: no hashed name to look up, so they need no collectstatic either.
+WHITENOISE_ROOT = BASE_DIR / "public"
 
 # Failed logins allowed per window (seconds) before the form answers 429
 # (allocation.entrypoints.web.login).
@@ -239,5 +242,12 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
-    "loggers": {"celery.app.trace": {"level": "WARNING"}},
+    "loggers": {
+        # Django gives its "django" logger handlers of its own (the console while DEBUG,
+        # mail to ADMINS, of which there are none) and its records also propagate to the
+        # root's: every django.request warning was printed twice. Here they go to the
+        # root's handler alone, at the root's level (NOTSET: inherited).
+        "django": {"handlers": [], "level": "NOTSET", "propagate": True},
+        "celery.app.trace": {"level": "WARNING"},
+    },
 }

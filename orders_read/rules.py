@@ -50,3 +50,19 @@ def expected_ship_date(allocated_etas: Iterable[date | None]) -> date | None:
     allocated). Waiting lines are left out: no date can be promised for them.
     """
     return max((eta for eta in allocated_etas if eta is not None), default=None)
+
+
+class Shipping(StrEnum):
+    """When an order ships, as a whole: what ``expected_ship_date`` alone cannot say,
+    since it is None both for "now, from the warehouse" and for "no date yet"."""
+
+    NOW = "now"  # every line allocated, all in batches in the warehouse
+    ON_DATE = "on_date"  # every line allocated; the last batch arrives on the date
+    WAITING = "waiting"  # a line waits for stock: no date can be promised
+
+
+def shipping(status: OrderStatus, ships_on: date | None) -> Shipping:
+    """From the order's status and ``expected_ship_date`` (see ``expected_ship_date``)."""
+    if status != OrderStatus.ALLOCATED:
+        return Shipping.WAITING
+    return Shipping.NOW if ships_on is None else Shipping.ON_DATE

@@ -8,16 +8,16 @@ but not projected yet is "stale", not "unknown").
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import Any, Literal
 
 from django.http import HttpRequest, HttpResponse
 from ninja import Router, Status
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from allocation import bootstrap
 from allocation.entrypoints.api_errors import READ_ERRORS, Message, answers
 from allocation.entrypoints.inputs import OrderId
-from orders_read.rules import LineStatus, OrderStatus
+from orders_read.rules import LineStatus, OrderStatus, Shipping
 from orders_read.selectors import orders
 
 STALE_HEADER = "X-Read-Model-Stale"
@@ -50,8 +50,18 @@ class OrderLine(BaseModel):
 
 class Order(BaseModel):
     orderid: str
-    status: OrderStatus
-    expected_ship_date: date | None
+    status: OrderStatus | Literal["cancelled"] = Field(
+        description="`cancelled`: every line of the order was cancelled (`lines` is empty)"
+    )
+    expected_ship_date: date | None = Field(
+        description="when the last allocated line's batch arrives; null when they all ship"
+        " from the warehouse, and when nothing is allocated: read it with `ships`"
+    )
+    ships: Shipping | None = Field(
+        description="`now`: every line allocated, from the warehouse; `on_date`: every line"
+        " allocated, the last arriving on `expected_ship_date`; `waiting`: a line waits for"
+        " stock, no date can be promised; null for a cancelled order"
+    )
     lines: list[OrderLine]
 
 
@@ -79,7 +89,8 @@ def allocations(
 def order(
     request: HttpRequest, orderid: OrderId, response: HttpResponse
 ) -> dict[str, Any] | Status[Message]:
-    """The order's status, expected ship date and every line, allocated or waiting."""
+    """The order's status, when it ships and every line, allocated or waiting; an order
+    whose lines were all cancelled is `cancelled` with no line (404: never heard of)."""
     found, fresh = orders.order(orderid, bootstrap.write_positions())
     _staleness(response, fresh)
     if found is None:

@@ -8,6 +8,7 @@ poison message or a Redis restart never stops the consumer.
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -24,6 +25,22 @@ from allocation.service_layer.messagebus import MessageBus
 logger = logging.getLogger(__name__)
 
 CHANNEL = "change_batch_quantity"
+
+
+def connection_name() -> str:
+    """The name the consumer's connection takes in Redis (``CLIENT LIST``), one per host:
+    operators see who listens, and a container's healthcheck finds its own consumer."""
+    return f"consume_events@{socket.gethostname()}"
+
+
+def is_listening(redis_url: str, name: str) -> bool:
+    """Whether a connection called ``name`` is subscribed to a channel right now."""
+    client = redis.Redis.from_url(redis_url, socket_connect_timeout=2, socket_timeout=2)
+    with client:
+        return any(
+            entry.get("name") == name and int(entry.get("sub", 0)) > 0
+            for entry in client.client_list()
+        )
 
 
 class ChangeBatchQuantityMessage(BaseModel):
@@ -62,7 +79,12 @@ def consume(
     pause = 0.1
     while not stop.is_set():
         try:
-            client = redis.Redis.from_url(redis_url, socket_connect_timeout=2, socket_timeout=5)
+            client = redis.Redis.from_url(
+                redis_url,
+                socket_connect_timeout=2,
+                socket_timeout=5,
+                client_name=connection_name(),
+            )
             with client.pubsub(ignore_subscribe_messages=True) as pubsub:  # type: ignore[no-untyped-call]
                 pubsub.subscribe(CHANNEL)
                 logger.info("listening on %s", CHANNEL)

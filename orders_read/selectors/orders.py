@@ -13,7 +13,7 @@ from django.db.models import QuerySet
 from orders_read import freshness
 from orders_read.freshness import WritePositions
 from orders_read.models import ORDER_STATUS_LABELS, EventLog, OrderLineView, OrderView
-from orders_read.rules import LineStatus, OrderStatus
+from orders_read.rules import LineStatus, OrderStatus, Shipping, shipping
 from orders_read.sql import read_db, statement
 
 API_READ = (
@@ -52,15 +52,32 @@ def allocations(orderid: str, writes: WritePositions) -> tuple[list[dict[str, st
     return allocated, fresh
 
 
+CANCELLED = "cancelled"
+"""The API's status of an order whose every line was cancelled: the read model keeps no
+summary for it (``rules.order_status`` is None), only its history."""
+
+
 def order(orderid: str, writes: WritePositions) -> tuple[dict[str, Any] | None, bool]:
-    """The order as the API shows it (None: unknown or every line gone); fresh?"""
+    """The order as the API shows it (None: unknown); fresh?
+
+    An order without a live line is known by its history: every line was cancelled. It
+    is shown as such, with no line, as its page shows it, not as an unknown order.
+    """
     lines, fresh = _api_read(orderid, writes)
-    if not lines or lines[0].order_status is None:
+    if not lines:
+        if not EventLog.objects.filter(orderid=orderid).exists():
+            return None, fresh
+        cancelled: dict[str, Any] = {"orderid": orderid, "status": CANCELLED, "lines": []}
+        return cancelled | {"expected_ship_date": None, "ships": None}, fresh
+    first = lines[0]
+    if first.order_status is None:
         return None, fresh
+    status = OrderStatus(first.order_status)
     found = {
         "orderid": orderid,
-        "status": lines[0].order_status,
-        "expected_ship_date": lines[0].order_ships_on,
+        "status": status,
+        "expected_ship_date": first.order_ships_on,
+        "ships": shipping(status, first.order_ships_on),
         "lines": [
             {"sku": line.sku, "qty": line.qty, "status": line.status, "batchref": line.batchref}
             for line in lines
@@ -142,6 +159,11 @@ class OrderSummary:
     @property
     def status_label(self) -> str:
         return ORDER_STATUS_LABELS[self.status]
+
+    @property
+    def ships(self) -> Shipping:
+        """The API's ``ships``, by the same rule."""
+        return shipping(self.status, self.expected_ship_date)
 
 
 @dataclass(frozen=True)

@@ -79,7 +79,10 @@ def test_an_order_without_rows_asks_the_log_alone():
     written = Written(orders={"o1": {"LAMP": 3}})
     assert orders.order("o1", written) == (None, False)  # not projected yet
     logged("LAMP", 3, name="Deallocated")  # projected: its only line is gone
-    assert orders.order("o1", written) == (None, True)
+    found, fresh = orders.order("o1", written)
+    assert fresh
+    assert found is not None
+    assert (found["status"], found["lines"]) == ("cancelled", [])
 
 
 def test_an_order_projected_between_its_read_and_its_check_is_read_again():

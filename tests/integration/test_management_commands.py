@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
+from io import StringIO
 from pathlib import Path
 
 import pytest
-from django.core.management import call_command
+from django.conf import settings
+from django.core.management import call_command, get_commands, load_command_class
 from django.core.management.base import CommandError
 from django.test import override_settings
 
+from allocation.entrypoints.redis_consumer import consume
 from allocation.models import BatchRecord, OrderLineRecord
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -19,8 +23,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def run(*args: str) -> str:
-    from io import StringIO
-
     out = StringIO()
     call_command(*args, stdout=out)
     return out.getvalue()
@@ -77,7 +79,7 @@ def test_bad_arguments_exit_non_zero_with_one_line(args):
         timeout=60,
         env={"PATH": "/usr/bin:/bin", "DATABASE_URL": "sqlite:////nonexistent/never-opened"},
     )
-    assert result.returncode != 0
+    assert result.returncode == 1  # as the README says, and as a rule violation exits
     assert result.stdout == ""
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert result.stderr.startswith(f"manage.py {args[0]}: error: argument")
@@ -109,3 +111,85 @@ def test_consume_events_needs_redis():
 
 def test_relay_outbox_reports_what_it_sent():
     assert run("relay_outbox") == "Sent 0 event(s); 0 not applied yet\n"
+
+
+OURS = sorted(name for name, app in get_commands().items() if app == "allocation.entrypoints")
+
+
+def from_command_line(name: str, *args: str) -> int:
+    """Run the command as ``manage.py`` does (in this process); its exit status."""
+    command = load_command_class("allocation.entrypoints", name)
+    with pytest.raises(SystemExit) as exited:
+        command.run_from_argv(["manage.py", name, *args])
+    return int(exited.value.code or 0)
+
+
+def test_the_commands_below_are_found_not_an_empty_list():
+    assert {"add_batch", "create_api_token", "rebuild_read_model", "relay_outbox"} <= set(OURS)
+
+
+@pytest.mark.parametrize("name", OURS)
+def test_every_command_refuses_a_bad_argument_with_one_line_and_status_1(name, capsys):
+    assert from_command_line(name, "--no-such-option") == 1
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.startswith(f"manage.py {name}: error: ")
+    assert err.count("\n") == 1  # one line
+    assert err.endswith("\n")
+
+
+def test_a_missing_argument_is_one_line_and_status_1_too(capsys):
+    assert from_command_line("allocate", "o1") == 1
+    err = capsys.readouterr().err
+    assert err == "manage.py allocate: error: the following arguments are required: sku, qty\n"
+
+
+def test_an_error_of_the_command_itself_is_status_1(capsys):
+    assert from_command_line("create_api_token", "ghost") == 1
+    assert capsys.readouterr().err == "CommandError: No user ghost\n"
+
+
+class Terminal(StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.fixture
+def two_orders() -> None:
+    run("add_batch", "b1", "LAMP", "10")
+    run("allocate", "o1", "LAMP", "1")
+    run("allocate", "o2", "LAMP", "1")
+
+
+def test_rebuild_read_model_quiet_prints_nothing(two_orders, capsys):
+    out, err = StringIO(), Terminal()
+    call_command("rebuild_read_model", verbosity=0, stdout=out, stderr=err)
+    assert (out.getvalue(), err.getvalue(), *capsys.readouterr()) == ("", "", "", "")
+
+
+def test_rebuild_read_model_shows_its_progress_on_a_terminal_only(two_orders, capsys):
+    out, log = StringIO(), StringIO()
+    call_command("rebuild_read_model", stdout=out, stderr=log)
+    assert out.getvalue() == "Rebuilt the read model: 2 order(s)\n"
+    assert (log.getvalue(), *capsys.readouterr()) == ("", "", "")
+
+    terminal = Terminal()
+    call_command("rebuild_read_model", stdout=StringIO(), stderr=terminal)
+    assert terminal.getvalue() == f"\rorders [{'#' * 30}] 2/2\n"
+
+
+@pytest.mark.redis
+def test_consume_events_check_says_whether_this_hosts_consumer_listens():
+    with pytest.raises(CommandError, match="is not subscribed to change_batch_quantity"):
+        run("consume_events", "--check")
+    stop, ready = threading.Event(), threading.Event()
+    thread = threading.Thread(
+        target=consume, args=(settings.REDIS_URL, stop), kwargs={"on_ready": ready.set}
+    )
+    thread.start()
+    try:
+        assert ready.wait(timeout=10)
+        assert "is listening on change_batch_quantity" in run("consume_events", "--check")
+    finally:
+        stop.set()
+        thread.join(timeout=10)

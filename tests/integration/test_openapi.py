@@ -124,7 +124,13 @@ def test_the_answers_carry_the_books_fields(document):
     assert allocation["properties"]["status"]["enum"] == ["allocated", "waiting"]
     assert {"type": "null"} in allocation["properties"]["batchref"]["anyOf"]
     assert schemas["AllocationRow"]["required"] == ["sku", "batchref"]
-    assert schemas["Order"]["required"] == ["orderid", "status", "expected_ship_date", "lines"]
+    assert schemas["Order"]["required"] == [
+        "orderid",
+        "status",
+        "expected_ship_date",
+        "ships",
+        "lines",
+    ]
     assert schemas["OrderStatus"]["enum"] == ["allocated", "partly_allocated", "waiting"]
     assert schemas["OrderLine"]["required"] == ["sku", "qty", "status", "batchref"]
     assert document["components"]["securitySchemes"] == {

@@ -66,12 +66,61 @@ def test_an_order_answers_in_one_statement(client, projected, django_assert_num_
         "orderid": "o1",
         "status": "partly_allocated",
         "expected_ship_date": SHIP_DATE.isoformat(),
+        "ships": "waiting",
         "lines": [
             {"sku": "CHAIR", "qty": 1, "status": "allocated", "batchref": "ship"},
             {"sku": "LAMP", "qty": 2, "status": "allocated", "batchref": "wh"},
             {"sku": "TABLE", "qty": 3, "status": "waiting", "batchref": None},
         ],
     }
+
+
+@pytest.mark.parametrize(
+    ("eta", "qty", "ships", "ships_on", "page_says"),
+    [
+        (None, 2, "now", None, "now, from the warehouse"),
+        (SHIP_DATE, 2, "on_date", SHIP_DATE.isoformat(), "May 1, 2031"),
+        (None, 9, "waiting", None, "when the waiting lines get stock"),
+    ],
+)
+def test_ships_tells_the_warehouse_now_from_waiting(
+    client, viewer, bus, committed, eta, qty, ships, ships_on, page_says
+):
+    """``expected_ship_date`` is null both for "now" and for "waiting"; ``ships`` is not,
+    and the order page says the same."""
+    committed(bus.handle, commands.CreateBatch("b1", "LAMP", 5, eta))
+    committed(bus.handle, commands.Allocate("o1", "LAMP", qty))
+    found = client.get("/api/orders/o1").json()
+    assert (found["ships"], found["expected_ship_date"]) == (ships, ships_on)
+    assert f"Expected to ship:\n    <strong>{page_says}</strong>" in client.get("/orders/o1/").text
+
+
+def test_an_order_whose_lines_were_all_cancelled_is_cancelled_for_the_api_and_its_page(
+    client, viewer, bus, committed
+):
+    committed(bus.handle, commands.CreateBatch("wh", "LAMP", 5))
+    committed(bus.handle, commands.Allocate("o1", "LAMP", 2))
+    committed(bus.handle, commands.Deallocate("o1", "LAMP"))
+
+    response = client.get("/api/orders/o1")
+    assert response.status_code == 200
+    assert response.json() == {
+        "orderid": "o1",
+        "status": "cancelled",
+        "expected_ship_date": None,
+        "ships": None,
+        "lines": [],
+    }
+    assert response["X-Read-Model-Stale"] == "false"
+    page = client.get("/orders/o1/")
+    assert page.status_code == 200
+    assert '<span class="badge badge-cancelled">Cancelled</span>' in page.text
+    assert "every line of this order was cancelled" in page.text
+
+
+@pytest.mark.parametrize("url", ["/api/orders/never-heard-of", "/orders/never-heard-of/"])
+def test_an_order_never_written_is_404_for_the_api_and_its_page(client, viewer, url):
+    assert client.get(url).status_code == 404
 
 
 @pytest.mark.parametrize("url", ["/api/allocations/o1", "/api/orders/o1"])

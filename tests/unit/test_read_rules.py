@@ -7,7 +7,14 @@ from datetime import date
 
 import pytest
 
-from orders_read.rules import LineStatus, OrderStatus, expected_ship_date, order_status
+from orders_read.rules import (
+    LineStatus,
+    OrderStatus,
+    Shipping,
+    expected_ship_date,
+    order_status,
+    shipping,
+)
 
 ALLOCATED, WAITING = LineStatus.ALLOCATED, LineStatus.WAITING
 MAY, JUNE = date(2031, 5, 1), date(2031, 6, 1)
@@ -41,3 +48,17 @@ def test_an_orders_status_follows_from_its_lines(lines, status):
 )
 def test_an_order_ships_when_the_latest_of_its_allocated_batches_arrives(etas, ships):
     assert expected_ship_date(etas) == ships
+
+
+@pytest.mark.parametrize(
+    ("status", "ships_on", "ships"),
+    [
+        (OrderStatus.ALLOCATED, None, Shipping.NOW),  # all from the warehouse
+        (OrderStatus.ALLOCATED, MAY, Shipping.ON_DATE),
+        (OrderStatus.PARTLY_ALLOCATED, MAY, Shipping.WAITING),  # a line holds it back
+        (OrderStatus.PARTLY_ALLOCATED, None, Shipping.WAITING),
+        (OrderStatus.WAITING, None, Shipping.WAITING),  # no date, yet not "now"
+    ],
+)
+def test_when_an_order_ships_tells_the_warehouse_from_waiting(status, ships_on, ships):
+    assert shipping(status, ships_on) == ships

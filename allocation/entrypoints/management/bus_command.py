@@ -6,11 +6,12 @@ import argparse
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError
 
 from allocation.bootstrap import bootstrap
 from allocation.domain.commands import Command
 from allocation.entrypoints import inputs
+from allocation.entrypoints.management.operator_command import OperatorCommand
 
 T = TypeVar("T")
 
@@ -38,15 +39,9 @@ def argument(
     return convert
 
 
-class BusCommand(BaseCommand):
-    """Turns rule violations into one line on stderr and exit status 1."""
-
-    def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
-        parser = super().create_parser(prog_name, subcommand, **kwargs)
-        # A bad argument is one line ("...: error: argument qty: must be ..."); --help
-        # still shows the full usage.
-        parser.print_usage = lambda file=None: None  # type: ignore[method-assign]
-        return parser
+class BusCommand(OperatorCommand):
+    """Turns the bus's refusals into one line on stderr and exit status 1, as bad
+    arguments are (``OperatorCommand``)."""
 
     def dispatch(self, command: Command) -> Any:
         try:

@@ -1,12 +1,13 @@
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
 from allocation.adapters import tokens
+from allocation.entrypoints.management.operator_command import OperatorCommand
 
 
-class Command(BaseCommand):
+class Command(OperatorCommand):
     help = "Issue an API token for a user; it is printed once and stored only as a hash."
 
     def add_arguments(self, parser: CommandParser) -> None:

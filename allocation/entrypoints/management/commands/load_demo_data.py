@@ -2,16 +2,16 @@ from datetime import date, timedelta
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand
 
 from allocation.bootstrap import bootstrap
 from allocation.domain import commands
+from allocation.entrypoints.management.operator_command import OperatorCommand
 from allocation.models import ProductRecord
 
 SKUS = ["RED-CHAIR", "BLUE-TABLE", "GREEN-LAMP", "OAK-SHELF", "VELVET-SOFA", "STEEL-STOOL"]
 
 
-class Command(BaseCommand):
+class Command(OperatorCommand):
     help = "Load demo batches and orders (through the bus) and an admin/admin superuser."
 
     def handle(self, *args: Any, **options: Any) -> None:

@@ -6,14 +6,15 @@ import signal
 import threading
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
 from allocation import bootstrap
 from allocation.adapters import metrics, outbox
+from allocation.entrypoints.management.operator_command import OperatorCommand
 from allocation.entrypoints.relay import follow
 
 
-class Command(BaseCommand):
+class Command(OperatorCommand):
     help = (
         "Send the outbox's unsent events to the workers and resend those written but not"
         " applied; --follow keeps doing it, woken by each commit."
