@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1:8000
 
-.PHONY: install run test lint format worker relay consumer chaos benchmark clean
+.PHONY: install run db test lint format worker relay consumer chaos benchmark clean
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -19,6 +19,10 @@ run: install
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py load_demo_data
 	$(PY) manage.py runserver $(HOST)
+
+# PostgreSQL's database of DATABASE_URL, created if missing (before the first migrate).
+db: install
+	$(PY) manage.py create_database
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -32,6 +32,9 @@ STORAGES = {
 # The JSON API's write endpoints need a token (manage.py create_api_token).
 API_REQUIRE_TOKEN = True
 
+# No admin/admin here: load_demo_data refuses to run.
+DEMO_DATA_ALLOWED = False
+
 LOGGING = {
     **LOGGING,
     "formatters": {"json": {"()": "allocation.entrypoints.web.logs.JsonFormatter"}},

@@ -7,6 +7,7 @@ for PostgreSQL and a real broker; ``READ_DATABASE_URL`` puts the read model else
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +48,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "allocation.entrypoints.web.middleware.DatabaseUnavailableMiddleware",
+    "allocation.entrypoints.web.middleware.ServiceUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -69,6 +70,9 @@ TEMPLATES = [
 ]
 
 
+DB_CONNECT_TIMEOUT = env.float("DB_CONNECT_TIMEOUT", default=2.0)
+
+
 def _database(url_var: str, default: str | None = None) -> dict[str, Any]:
     config: dict[str, Any] = env.db_url(url_var, default=default)
     if config["ENGINE"] == "django.db.backends.postgresql":
@@ -84,13 +88,19 @@ def _database(url_var: str, default: str | None = None) -> dict[str, Any]:
         # parses and plans each once per connection: a third less database CPU per
         # allocation (docs/performance.md). DB_SERVER_SIDE_BINDING=0 behind such a pooler.
         # Names the process in pg_stat_activity (e.g. allocation-web, allocation-relay).
+        #
+        # DB_CONNECT_TIMEOUT bounds how long anything waits for a connection: the pool's
+        # wait for one (psycopg's default is 30 s) and libpq's for a new one (unbounded by
+        # default; whole seconds, 2 at least). An unreachable server then costs a request
+        # this long and answers 503 with Retry-After instead of hanging.
         options: dict[str, Any] = {
-            "application_name": env("DB_APPLICATION_NAME", default="allocation")
+            "application_name": env("DB_APPLICATION_NAME", default="allocation"),
+            "connect_timeout": max(2, math.ceil(DB_CONNECT_TIMEOUT)),
         }
         if env.bool("DB_SERVER_SIDE_BINDING", True):
             options |= {"server_side_binding": True, "prepare_threshold": 5}
         if pool_size := env.int("DB_POOL_SIZE", 20):
-            options["pool"] = {"min_size": 1, "max_size": pool_size}
+            options["pool"] = {"min_size": 1, "max_size": pool_size, "timeout": DB_CONNECT_TIMEOUT}
             config["CONN_MAX_AGE"] = 0
         else:
             config["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", 600)
@@ -127,7 +137,9 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+# Where `manage.py collectstatic` puts them, for whitenoise to serve (production needs it
+# run once per deploy: README, "Production").
+STATIC_ROOT = Path(env("STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
 STATICFILES_DIRS = [BASE_DIR / "static"]
 # Files a browser asks for at the site's root (/favicon.ico), served by whitenoise as
 # they are: no hashed name to look up, so they need no collectstatic either.
@@ -219,6 +231,10 @@ RECONCILE_EVERY = env.float("RECONCILE_EVERY", default=5.0)
 CELERY_BEAT_SCHEDULE = {
     "relay-outbox": {"task": "allocation.tasks.relay_outbox", "schedule": 10.0},
 }
+
+# `manage.py load_demo_data` (make run) creates the superuser admin/admin: never in
+# production (config.production turns it off).
+DEMO_DATA_ALLOWED = True
 
 # -- API ---------------------------------------------------------------------------------
 # Development leaves the JSON write endpoints open; production requires a token.

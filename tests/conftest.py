@@ -20,7 +20,7 @@ from django.db import connection
 from allocation.adapters import repository
 from config.celery_app import app as celery_app
 
-pytest_plugins = ["tests.fixtures.api", "tests.fixtures.users"]
+pytest_plugins = ["tests.fixtures.api", "tests.fixtures.static", "tests.fixtures.users"]
 
 REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
 MISSING = pytest.StashKey[dict[str, str]]()

@@ -37,11 +37,11 @@ def rule_validator(rule: Callable[[Any], object]) -> Callable[[Any], None]:
     return validate
 
 
-def text_field(label: str) -> forms.CharField:
-    """A reference, SKU or order id (``inputs.identifier``)."""
+def text_field(label: str, rule: Callable[[object], str] = inputs.identifier) -> forms.CharField:
+    """A reference or SKU (``inputs.identifier``), or an order id (``inputs.order_id``)."""
     return forms.CharField(
         label=label,
-        validators=[rule_validator(inputs.identifier)],
+        validators=[rule_validator(rule)],
         widget=forms.TextInput(attrs={"maxlength": inputs.MAX_TEXT}),
     )
 
@@ -104,7 +104,7 @@ class ChangeBatchQuantityForm(CommandForm):
 
 
 class DeallocateForm(CommandForm):
-    orderid = text_field("Order id")
+    orderid = text_field("Order id", inputs.order_id)
     sku = text_field("SKU")
 
     def command(self) -> commands.Deallocate:
@@ -112,7 +112,7 @@ class DeallocateForm(CommandForm):
 
 
 class OrderForm(forms.Form):
-    orderid = text_field("Order id")
+    orderid = text_field("Order id", inputs.order_id)
 
 
 class LineForm(CommandForm):

@@ -68,6 +68,18 @@ def identifier(value: object) -> str:
     return value
 
 
+def order_id(value: object) -> str:
+    """An order id: an identifier without "/".
+
+    The order is read back at ``/api/orders/<orderid>``, a single path segment: a "/"
+    (or its encoding, which the server decodes before routing) would make it unreadable.
+    """
+    checked = identifier(value)
+    if "/" in checked:
+        raise BadInput("must not contain '/'")
+    return checked
+
+
 @dataclass(frozen=True)
 class Count:
     """A whole number of units between ``minimum`` and ``MAX_QTY`` (a bool is not one)."""
@@ -128,14 +140,19 @@ def _pydantic(rule: Callable[[object], T]) -> PlainValidator:
 _IDENTIFIER = _pydantic(identifier)
 
 
-def _text_schema(what: str, example: str) -> WithJsonSchema:
+def _text_schema(
+    what: str, example: str, pattern: str = r"^\S(.*\S)?$", rules: str = ""
+) -> WithJsonSchema:
+    """An identifier's schema: ``pattern`` for validators (no outer spaces; control
+    characters are only described), ``rules`` in words for what a kind refuses besides."""
     return WithJsonSchema(
         {
             "type": "string",
             "minLength": 1,
             "maxLength": MAX_TEXT,
-            "pattern": r"^\S(.*\S)?$",  # no outer spaces (control characters: described)
-            "description": f"{what}: printable, at most {MAX_TEXT} characters, no outer spaces.",
+            "pattern": pattern,
+            "description": f"{what}: printable, at most {MAX_TEXT} characters, no outer"
+            f" spaces{rules}.",
             "examples": [example],
         }
     )
@@ -149,7 +166,11 @@ def _count_schema(count: Count) -> WithJsonSchema:
 
 Reference = Annotated[str, _IDENTIFIER, _text_schema("A batch reference", "batch-001")]
 Sku = Annotated[str, _IDENTIFIER, _text_schema("A SKU", "RED-CHAIR")]
-OrderId = Annotated[str, _IDENTIFIER, _text_schema("An order id", "order-001")]
+OrderId = Annotated[
+    str,
+    _pydantic(order_id),
+    _text_schema("An order id", "order-001", r"^[^\s/]([^/]*[^\s/])?$", ", no '/'"),
+]
 Quantity = Annotated[int, _pydantic(quantity), _count_schema(quantity)]
 NewQuantity = Annotated[int, _pydantic(new_quantity), _count_schema(new_quantity)]
 Eta = Annotated[

@@ -1,8 +1,9 @@
 """JSON reads under /api, answered from the read model only (mounted by ``api``).
 
 Each read waits, briefly, for the read model to reflect what was written for the order,
-and says in ``X-Read-Model-Stale`` whether it does (its 404s too: an allocation written
-but not projected yet is "stale", not "unknown").
+and says in ``X-Read-Model-Stale`` whether it does. A 404 means the read model is up to
+date and knows nothing to show; an order written but not projected yet within the wait is
+a 503 with ``Retry-After``, never "unknown".
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from ninja import Router, Status
 from pydantic import BaseModel, Field
 
 from allocation import bootstrap
-from allocation.entrypoints.api_errors import READ_ERRORS, Message, answers
+from allocation.entrypoints.api_errors import READ_ERRORS, Message, answers, message
 from allocation.entrypoints.inputs import OrderId
 from orders_read.rules import LineStatus, OrderStatus, Shipping
 from orders_read.selectors import orders
@@ -31,7 +32,19 @@ _STALE_DOC = {
         }
     }
 }
-_READ = {200: _STALE_DOC, 404: _STALE_DOC}
+RETRY_AFTER_SECONDS = "1"
+_READ: dict[int, dict[str, Any]] = {
+    200: _STALE_DOC,
+    404: _STALE_DOC,
+    503: {
+        "description": "The database is unavailable, or the order's writes are not in the"
+        " read model yet (`X-Read-Model-Stale: true`). Retry after `Retry-After` seconds.",
+        "headers": {
+            "Retry-After": {"schema": {"type": "string"}},
+            STALE_HEADER: {"schema": {"type": "string", "enum": ["true"]}},
+        },
+    },
+}
 
 router = Router(tags=["reads"])
 
@@ -69,6 +82,14 @@ def _staleness(response: HttpResponse, fresh: bool) -> None:
     response[STALE_HEADER] = "false" if fresh else "true"
 
 
+def _not_projected_yet(orderid: str) -> HttpResponse:
+    """Nothing to show, but only because the wait for the order's writes timed out."""
+    response = message(f"Order {orderid} is not in the read model yet; retry", 503)
+    response["Retry-After"] = RETRY_AFTER_SECONDS
+    _staleness(response, fresh=False)
+    return response
+
+
 @router.get(
     "/allocations/{orderid}",
     url_name="allocations",
@@ -76,11 +97,13 @@ def _staleness(response: HttpResponse, fresh: bool) -> None:
 )
 def allocations(
     request: HttpRequest, orderid: OrderId, response: HttpResponse
-) -> list[dict[str, Any]] | Status[Message]:
+) -> list[dict[str, Any]] | Status[Message] | HttpResponse:
     """The book's read: the order's allocated lines (404 while it has none)."""
     rows, fresh = orders.allocations(orderid, bootstrap.write_positions())
     _staleness(response, fresh)
     if not rows:
+        if not fresh:
+            return _not_projected_yet(orderid)
         return Status(404, Message(message=f"No allocations for order {orderid}"))
     return rows
 
@@ -88,11 +111,13 @@ def allocations(
 @router.get("/orders/{orderid}", url_name="order", **answers({200: Order}, READ_ERRORS, _READ))
 def order(
     request: HttpRequest, orderid: OrderId, response: HttpResponse
-) -> dict[str, Any] | Status[Message]:
+) -> dict[str, Any] | Status[Message] | HttpResponse:
     """The order's status, when it ships and every line, allocated or waiting; an order
     whose lines were all cancelled is `cancelled` with no line (404: never heard of)."""
     found, fresh = orders.order(orderid, bootstrap.write_positions())
     _staleness(response, fresh)
     if found is None:
+        if not fresh:
+            return _not_projected_yet(orderid)
         return Status(404, Message(message=f"Unknown order {orderid}"))
     return found

@@ -103,7 +103,8 @@ def test_broker_down_loses_nothing(client, private_redis: RedisServer, worker_on
         response = api.post("allocate", {"orderid": "o1", "sku": "LAMP", "qty": 2})
         assert response.status_code == 202  # the write never needs the broker
         stale = client.get("/api/allocations/o1")
-        assert stale.status_code == 404
+        assert stale.status_code == 503  # "retry", not "unknown"
+        assert stale["Retry-After"]
         assert stale["X-Read-Model-Stale"] == "true"  # and the read says so
         wait_until(lambda: "broker refused" in relay.output(), what="the relay to try")
         assert outbox.unsent_count() == 2

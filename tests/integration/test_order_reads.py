@@ -125,11 +125,13 @@ def test_an_order_never_written_is_404_for_the_api_and_its_page(client, viewer, 
 
 @pytest.mark.parametrize("url", ["/api/allocations/o1", "/api/orders/o1"])
 def test_reads_wait_for_writes_not_projected_then_say_stale(client, unprojected, settings, url):
-    """No row yet, but an event pending: a wait and a stale answer, not a plain 404."""
+    """No row yet, but an event pending: a wait, then "retry" (503), never "unknown" (404)."""
     settings.READ_YOUR_WRITES_TIMEOUT = 0.05
     behind = client.get(url)
-    assert behind.status_code == 404
+    assert behind.status_code == 503
     assert behind["X-Read-Model-Stale"] == "true"
+    assert behind["Retry-After"]
+    assert behind.json() == {"message": "Order o1 is not in the read model yet; retry"}
 
     outbox.relay(outbox.send_events_to_workers, older_than=timedelta(0))
 

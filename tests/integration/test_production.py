@@ -36,8 +36,9 @@ def manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_check_deploy_reports_no_warnings():
-    result = manage("check", "--deploy", "--fail-level", "WARNING", env=PRODUCTION_ENV)
+def test_check_deploy_reports_no_warnings(collected_static):
+    env = {**PRODUCTION_ENV, "STATIC_ROOT": str(collected_static)}
+    result = manage("check", "--deploy", "--fail-level", "WARNING", env=env)
     assert result.returncode == 0, result.stderr
     assert "no issues" in result.stdout
 
@@ -55,7 +56,7 @@ def test_healthz(client):
     assert response.json() == {"status": "ok"}
 
 
-@pytest.mark.django_db
+@pytest.mark.django_db(transaction=True)  # its probes run in threads of their own
 def test_readyz_checks_the_database_and_events_written_but_not_applied(client):
     response = client.get("/readyz")
     assert response.status_code == 200

@@ -19,7 +19,7 @@ from allocation.domain.model import (
     UnknownLine,
 )
 from allocation.entrypoints import inputs
-from allocation.entrypoints.forms import qty_field, text_field
+from allocation.entrypoints.forms import OrderForm, qty_field, text_field
 from allocation.entrypoints.inputs import (
     CLIENT_ERRORS,
     CONFLICTS,
@@ -36,6 +36,7 @@ from allocation.entrypoints.inputs import (
     identifier,
     iso_date,
     new_quantity,
+    order_id,
     quantity,
 )
 from allocation.entrypoints.management.bus_command import argument
@@ -85,6 +86,22 @@ def test_identifier_outer_spaces(value):
 def test_identifier_control_characters_and_lone_surrogates(value):
     with pytest.raises(BadInput, match=r"^must not contain control characters$"):
         identifier(value)
+
+
+# -- order id -------------------------------------------------------------------------------
+
+
+def test_an_order_id_is_an_identifier():
+    assert order_id("order 1 · été") == "order 1 · été"
+    with pytest.raises(BadInput, match=r"^must have no outer spaces$"):
+        order_id(" o1")
+
+
+@pytest.mark.parametrize("value", ["a/b", "/", "o1/"])
+def test_an_order_id_has_no_slash(value):
+    """It must read back as one path segment: /api/orders/<orderid>."""
+    with pytest.raises(BadInput, match=r"^must not contain '/'$"):
+        order_id(value)
 
 
 # -- quantities -----------------------------------------------------------------------------
@@ -275,6 +292,12 @@ def test_form_fields_parse_and_trim_text_boxes_as_django_does():
     assert form.cleaned_data == {"sku": "LAMP", "qty": 2, "new": 0}
 
 
+def test_the_order_form_refuses_a_slash_in_the_order_id():
+    form = OrderForm({"orderid": "a/b"})
+    assert not form.is_valid()
+    assert form.errors["orderid"] == ["Must not contain '/'."]
+
+
 def test_form_widgets_carry_the_rules_bounds():
     html = str(LineForm()["qty"]) + str(LineForm()["sku"])
     assert 'min="1"' in html
@@ -291,6 +314,7 @@ def test_command_arguments_apply_the_rules():
         (argument(quantity, int), "ten", "must be an integer"),
         (argument(new_quantity, int), "-3", "must be greater than or equal to 0"),
         (argument(identifier), " padded", "must have no outer spaces"),
+        (argument(order_id), "a/b", "must not contain '/'"),
         (argument(iso_date), "20310102", "must be a date YYYY-MM-DD"),
     ]:
         with pytest.raises(argparse.ArgumentTypeError, match=f"^{message}$"):

@@ -1,17 +1,21 @@
 """Liveness, readiness and metrics for load balancers, orchestrators and Prometheus.
 
 ``/healthz`` answers as long as the process serves requests. ``/readyz`` also checks
-the databases, the broker and how far the read model lags behind the write side (the
-oldest event written but not applied: stopped workers or a dead relay show here), and
-answers 503 with the failing checks when the instance should not get traffic.
+the databases, the broker, the static files (collected?) and how far the read model lags
+behind the write side (the oldest event written but not applied: stopped workers or a
+dead relay show here), and answers 503 with the failing checks when the instance should
+not get traffic. It answers within ``READY_DEADLINE`` whatever hangs: the probes run side
+by side, and one still running then counts as failed.
 ``/metrics`` is Prometheus' text format: this process's counters (or all workers', in
 multiprocess mode) and the event pipeline's state, read at each scrape.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as wait_for
+from functools import partial
 
 import redis
 from django.conf import settings
@@ -24,6 +28,12 @@ from prometheus_client.registry import Collector
 
 from allocation import bootstrap
 from allocation.adapters import metrics as process_metrics
+from allocation.entrypoints.checks import static_files_problem
+
+READY_DEADLINE = 1.5
+"""Seconds: orchestrators' probes time out (docker-compose.yml's after 5 s); answer first."""
+
+Probe = Callable[[], str | None]
 
 
 @require_GET
@@ -33,12 +43,14 @@ def healthz(request: HttpRequest) -> JsonResponse:
 
 @require_GET
 def readyz(request: HttpRequest) -> JsonResponse:
-    checks: dict[str, Any] = {}
-    for alias in settings.DATABASES:
-        checks[f"database:{alias}"] = _check(lambda a=alias: _ping_database(a))
+    probes: dict[str, Probe] = {
+        f"database:{alias}": partial(_ping_database, alias) for alias in settings.DATABASES
+    }
     if settings.REDIS_URL:
-        checks["redis"] = _check(_ping_redis)
-    checks["read_model_lag"] = _check(_lag_within_threshold)
+        probes["redis"] = _ping_redis
+    probes["static_files"] = static_files_problem
+    probes["read_model_lag"] = _lag_within_threshold
+    checks = _run(probes)
     ready = all(result == "ok" for result in checks.values())
     return JsonResponse(
         {"status": "ready" if ready else "not ready", "checks": checks},
@@ -46,11 +58,32 @@ def readyz(request: HttpRequest) -> JsonResponse:
     )
 
 
-def _check(probe: Any) -> str:
+def _run(probes: dict[str, Probe]) -> dict[str, str]:
+    """Each probe's result ("ok" or the problem), within READY_DEADLINE.
+
+    A probe left running (a database connection waiting for DB_CONNECT_TIMEOUT) finishes
+    in the background and closes its connections.
+    """
+    pool = ThreadPoolExecutor(max_workers=len(probes), thread_name_prefix="readyz")
+    futures = {name: pool.submit(_check, probe) for name, probe in probes.items()}
+    wait_for(futures.values(), timeout=READY_DEADLINE)
+    pool.shutdown(wait=False)
+    return {name: _outcome(future) for name, future in futures.items()}
+
+
+def _outcome(future: Future[str]) -> str:
+    if future.done():
+        return future.result()
+    return f"error: no answer within {READY_DEADLINE}s"
+
+
+def _check(probe: Probe) -> str:
     try:
-        problem: str | None = probe()
+        problem = probe()
     except Exception as error:
         return f"error: {type(error).__name__}: {error}"
+    finally:
+        connections.close_all()  # this thread's: back to the pool
     return problem or "ok"
 
 

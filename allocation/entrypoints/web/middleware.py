@@ -1,8 +1,10 @@
-"""Middleware: request metrics, JSON for every /api answer, a lost database as a 503.
+"""Middleware: request metrics, JSON for every /api answer, 503s for what is missing.
 
-For the 503: the Unit of Work's transaction has already rolled back when the error
-reaches here, so nothing was partly written; Django discards the broken connection and
-the next request gets a fresh one.
+A lost database is a 503: the Unit of Work's transaction has already rolled back when
+the error reaches here, so nothing was partly written; Django discards the broken
+connection and the next request gets a fresh one. So are pages while the static files
+are not collected (``allocation.entrypoints.checks``), which would otherwise be a 500
+whose error page fails too.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from django.template.loader import render_to_string
 
 from allocation.adapters import metrics
 from allocation.entrypoints.api_errors import message
+from allocation.entrypoints.checks import static_files_problem
 
 logger = logging.getLogger(__name__)
 
@@ -75,7 +78,9 @@ class ApiAnswersJsonMiddleware:
         return response
 
 
-class DatabaseUnavailableMiddleware:
+class ServiceUnavailableMiddleware:
+    """503 with ``Retry-After`` (in JSON under /api) instead of a 500, logged once."""
+
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
@@ -83,16 +88,24 @@ class DatabaseUnavailableMiddleware:
         return self.get_response(request)
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
-        if not isinstance(exception, OperationalError | InterfaceError):
+        if isinstance(exception, OperationalError | InterfaceError):
+            logger.error(
+                "database unavailable during %s %s: %s", request.method, request.path, exception
+            )
+            text = "The database is unavailable right now; nothing was saved. Please retry."
+        elif (
+            isinstance(exception, ValueError)  # the storage's "Missing staticfiles manifest entry"
+            and not is_api(request)
+            and (problem := static_files_problem())
+        ):
+            logger.critical("page %s not rendered: %s", request.path, problem)
+            text = "The site is being deployed and cannot show pages yet. Please retry."
+        else:
             return None
-        logger.error(
-            "database unavailable during %s %s: %s", request.method, request.path, exception
-        )
-        text = "The database is unavailable right now; nothing was saved. Please retry."
         response: HttpResponse
         if is_api(request):
             response = message(text, 503)
-        else:
+        else:  # 503.html needs no static file
             html = render_to_string("503.html", {"message": text}, request=request)
             response = HttpResponse(html, status=503)
         response["Retry-After"] = RETRY_AFTER_SECONDS

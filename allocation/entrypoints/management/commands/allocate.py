@@ -11,7 +11,7 @@ class Command(BusCommand):
     help = "Allocate an order line to the preferred batch (it waits if none can take it)."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("orderid", type=argument(inputs.identifier))
+        parser.add_argument("orderid", type=argument(inputs.order_id))
         parser.add_argument("sku", type=argument(inputs.identifier))
         parser.add_argument("qty", type=argument(inputs.quantity, int))
 

@@ -11,7 +11,7 @@ class Command(BusCommand):
     help = "Cancel an order's line for a SKU, allocated or waiting."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("orderid", type=argument(inputs.identifier))
+        parser.add_argument("orderid", type=argument(inputs.order_id))
         parser.add_argument("sku", type=argument(inputs.identifier))
 
     def handle(self, *args: Any, **options: Any) -> None:

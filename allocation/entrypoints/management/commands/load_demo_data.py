@@ -1,7 +1,9 @@
 from datetime import date, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.management.base import CommandError
 
 from allocation.bootstrap import bootstrap
 from allocation.domain import commands
@@ -15,6 +17,11 @@ class Command(OperatorCommand):
     help = "Load demo batches and orders (through the bus) and an admin/admin superuser."
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if not settings.DEMO_DATA_ALLOWED:  # config.production: a known password, and made-up stock
+            raise CommandError(
+                "load_demo_data refuses to run under production settings (it creates admin/admin);"
+                " use createsuperuser"
+            )
         user_model = get_user_model()
         if not user_model.objects.filter(username="admin").exists():
             user_model.objects.create_superuser("admin", "admin@localhost", "admin")
