@@ -15,6 +15,7 @@ from ninja import Router, Status
 from pydantic import BaseModel
 
 from allocation import bootstrap
+from allocation.entrypoints.api_auth import READER
 from allocation.entrypoints.api_errors import READ_ERRORS, Message, answers
 from allocation.entrypoints.inputs import OrderId
 from orders_read.rules import LineStatus, OrderStatus
@@ -33,7 +34,7 @@ _STALE_DOC = {
 }
 _READ = {200: _STALE_DOC, 404: _STALE_DOC}
 
-router = Router(tags=["reads"])
+router = Router(tags=["reads"], auth=READER)
 
 
 class AllocationRow(BaseModel):
