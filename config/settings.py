@@ -181,7 +181,7 @@ PERMISSIONS_POLICY: dict[str, list[str]] = {
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = timedelta(seconds=env.int("AXES_COOLOFF_SECONDS", default=15 * 60))
-# A lockout is a 429 with Retry-After, on the page of the form that was refused.
+# A lockout is answered 429 with Retry-After (allocation.entrypoints.web.login).
 AXES_LOCKOUT_CALLABLE = "allocation.entrypoints.web.login.locked_out"
 # Logins that never failed need no row of their own, and a process's start no log line.
 AXES_DISABLE_ACCESS_LOG = True
