@@ -3,8 +3,8 @@
 ``production`` applies every setting that module makes, as a deployment reading
 ``PRODUCTION_ENV`` would get them, except where the test run must keep its own: the
 test databases and in-memory cache, static files without ``collectstatic``, plain
-logs. ``production_client`` talks to it as the TLS proxy in front would: HTTPS,
-the site's host name, the client's address in ``X-Forwarded-For``.
+logs, in-process event delivery. ``production_client`` talks to it as the TLS proxy in
+front would: HTTPS, the site's host name, the client's address in ``X-Forwarded-For``.
 """
 
 from __future__ import annotations
@@ -21,8 +21,10 @@ HOST = PRODUCTION_ENV["ALLOWED_HOSTS"]
 PROXY = "127.0.0.1"
 """The TLS proxy's address: every request arrives from it."""
 
-KEPT = {"DATABASES", "DATABASE_ROUTERS", "CACHES", "STORAGES", "LOGGING", "PASSWORD_HASHERS"}
-"""What the test run keeps of its own settings."""
+KEPT = {"DATABASES", "DATABASE_ROUTERS", "CACHES", "STORAGES", "LOGGING", "PASSWORD_HASHERS",
+        "CELERY_TASK_ALWAYS_EAGER"}  # fmt: skip
+"""What the test run keeps of its own settings (events are applied in-process unless a
+test brings a worker: tests/conftest.py)."""
 
 
 @pytest.fixture
