@@ -6,7 +6,7 @@ with a development default. ``manage.py check --deploy`` reports no warnings.
 """
 
 from config.settings import *  # noqa: F403
-from config.settings import LOGGING, env
+from config.settings import LOGGING, client_address, env
 
 DEBUG = False
 SECRET_KEY = env("SECRET_KEY")
@@ -23,14 +23,21 @@ SECURE_HSTS_PRELOAD = True
 SESSION_COOKIE_SECURE = True
 CSRF_COOKIE_SECURE = True
 X_FRAME_OPTIONS = "DENY"
+# Failed logins are counted per client address as the TLS proxy saw it (one proxy
+# unless TRUSTED_PROXY_COUNT says otherwise; 0 when clients connect directly).
+AXES_IPWARE_PROXY_COUNT, AXES_IPWARE_META_PRECEDENCE_ORDER = client_address(
+    env.int("TRUSTED_PROXY_COUNT", default=1)
+)
 
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 
-# The JSON API's write endpoints need a token (manage.py create_api_token).
+# The JSON API's write endpoints need a token (manage.py create_api_token); its reads
+# a token or a session, of a user allowed to view orders.
 API_REQUIRE_TOKEN = True
+API_READS_REQUIRE_AUTH = True
 
 # No admin/admin here: load_demo_data refuses to run.
 DEMO_DATA_ALLOWED = False

@@ -8,10 +8,12 @@ for PostgreSQL and a real broker; ``READ_DATABASE_URL`` puts the read model else
 from __future__ import annotations
 
 import math
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import environ
+from csp.constants import NONE, SELF
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -31,15 +33,22 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "ninja",  # the API docs' page and its assets, served from here rather than a CDN
+    "axes",  # failed logins and lockouts: its tables, admin pages and axes_reset* commands
     "allocation",
     "orders_read",
     "allocation.entrypoints",
 ]
 
 MIDDLEWARE = [
+    # First, so that it compresses the answer every other middleware has finished
+    # (ApiAnswersJsonMiddleware rewrites bodies). Whitenoise's static files arrive
+    # compressed already and are left alone.
+    "django.middleware.gzip.GZipMiddleware",
     "allocation.entrypoints.web.middleware.RequestMetricsMiddleware",
     "allocation.entrypoints.web.middleware.ApiAnswersJsonMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "django_permissions_policy.PermissionsPolicyMiddleware",
     "allocation.entrypoints.web.middleware.RejectNulMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -48,7 +57,10 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "allocation.entrypoints.web.middleware.PrivateAnswersMiddleware",
     "allocation.entrypoints.web.middleware.ServiceUnavailableMiddleware",
+    # Last, as django-axes asks: it turns a lockout its backend flagged into the answer.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -145,14 +157,82 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 # they are: no hashed name to look up, so they need no collectstatic either.
 WHITENOISE_ROOT = BASE_DIR / "public"
 
-# Failed logins allowed per window (seconds) before the form answers 429
-# (allocation.entrypoints.web.login).
-LOGIN_FAILURE_WINDOW = env.int("LOGIN_FAILURE_WINDOW", default=15 * 60)
-LOGIN_FAILURES_PER_USER = env.int("LOGIN_FAILURES_PER_USER", default=5)
-LOGIN_FAILURES_PER_ADDRESS = env.int("LOGIN_FAILURES_PER_ADDRESS", default=30)
+# -- response headers ----------------------------------------------------------------------
+# A strict Content-Security-Policy (django-csp): scripts, styles and everything else
+# from this site only, no inline script or style attribute (the templates have none:
+# keep it so), no framing, forms posting here only. data: images are the API docs
+# page's icons.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [NONE],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+        "base-uri": [NONE],
+    }
+}
+# The browser features no page here uses, refused to every page and frame
+# (django-permissions-policy).
+PERMISSIONS_POLICY: dict[str, list[str]] = {
+    feature: []
+    for feature in (
+        "accelerometer", "autoplay", "camera", "display-capture", "encrypted-media",
+        "geolocation", "gyroscope", "magnetometer", "microphone", "midi", "payment",
+        "publickey-credentials-get", "screen-wake-lock", "serial", "usb", "xr-spatial-tracking",
+    )
+}  # fmt: skip
+
+# -- failed logins (django-axes) ----------------------------------------------------------
+# Both login forms (/accounts/login/ and /admin/login/) go through ``authenticate``,
+# where axes' backend refuses a locked-out client before any password is checked.
+# AXES_FAILURE_LIMIT failures within AXES_COOLOFF_SECONDS lock out the account (from
+# whatever address) and, separately, the client address (whatever account it tries),
+# until AXES_COOLOFF_SECONDS after the last failure. Attempts are kept in the database
+# (axes' default handler), so every web process sees them and a Redis outage loses none.
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(seconds=env.int("AXES_COOLOFF_SECONDS", default=15 * 60))
+# A lockout is answered 429 with Retry-After (allocation.entrypoints.web.login).
+AXES_LOCKOUT_CALLABLE = "allocation.entrypoints.web.login.locked_out"
+# Logins that never failed need no row of their own, and a process's start no log line.
+AXES_DISABLE_ACCESS_LOG = True
+AXES_VERBOSE = False
+
+
+def client_address(trusted_proxies: int) -> tuple[int | None, list[str]]:
+    """django-ipware's proxy count and headers, for this many proxies in front of us.
+
+    TRUSTED_PROXY_COUNT counts the reverse proxies a request passes before gunicorn,
+    each appending the address it received the request from to X-Forwarded-For (as
+    nginx's ``$proxy_add_x_forwarded_for`` does). The client is then the entry that many
+    places from the end; whatever the client wrote before it is ignored. ipware counts
+    only the proxies that appear in the header, one fewer, and must not be strict (a
+    client's own X-Forwarded-For makes the header longer). With no proxy, only the
+    connection's address counts: a header the client can send itself would let every
+    request claim a new address. AXES_IPWARE_META_PRECEDENCE_ORDER (request.META names)
+    replaces the header, e.g. ``HTTP_X_REAL_IP``.
+    """
+    if trusted_proxies <= 0:
+        return None, ["REMOTE_ADDR"]
+    headers = env.list("AXES_IPWARE_META_PRECEDENCE_ORDER", default=["HTTP_X_FORWARDED_FOR"])
+    return trusted_proxies - 1, [*headers, "REMOTE_ADDR"]
+
+
+IPWARE_STRICT = False
+AXES_IPWARE_PROXY_COUNT, AXES_IPWARE_META_PRECEDENCE_ORDER = client_address(
+    env.int("TRUSTED_PROXY_COUNT", default=0)
+)
 
 # Users and their permissions from the cache (AUTH_CACHE_TIMEOUT, with Redis below).
-AUTHENTICATION_BACKENDS = ["allocation.entrypoints.web.auth.CachedModelBackend"]
+# axes' backend first: it refuses a locked-out client before a password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "allocation.entrypoints.web.auth.CachedModelBackend",
+]
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard"
@@ -160,7 +240,8 @@ LOGOUT_REDIRECT_URL = "login"
 
 # -- Redis, Celery, pub/sub ------------------------------------------------------------
 REDIS_URL: str = env("REDIS_URL", default="")
-# Shared by every process when Redis is there (login throttling counts across workers).
+# Shared by every process when Redis is there. An unreachable Redis is a cache miss
+# (allocation.entrypoints.web.cache): sessions and users come from the database then.
 CACHES = {
     "default": (
         {"BACKEND": "allocation.entrypoints.web.cache.RedisCache", "LOCATION": REDIS_URL}
@@ -239,6 +320,10 @@ DEMO_DATA_ALLOWED = True
 # -- API ---------------------------------------------------------------------------------
 # Development leaves the JSON write endpoints open; production requires a token.
 API_REQUIRE_TOKEN = env.bool("API_REQUIRE_TOKEN", default=False)
+# The reads too (orders are private, their ids guessable): a token or a logged-in
+# session, of a user allowed to view orders. Open in development, where the book's
+# clients read without either.
+API_READS_REQUIRE_AUTH = env.bool("API_READS_REQUIRE_AUTH", default=False)
 
 # -- read model --------------------------------------------------------------------------
 # Reads wait at most this long for the projection to catch up with the caller's writes.

@@ -160,6 +160,16 @@ class RedisServer:
             self.process.kill()
             self.process.wait(timeout=10)
 
+    def pause(self) -> None:
+        """Unreachable but not gone (a network partition): connections hang, data stays."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGCONT)
+        wait_until(self.ping, timeout=10, what=f"redis-server on {self.port} to answer")
+
 
 class Gunicorn(Process):
     """``gunicorn config.wsgi`` on a free port; its workers can be killed one by one."""

@@ -10,8 +10,10 @@ Paths, statuses and bodies are the book's, byte for byte: ``POST /api/allocate``
 ``{"message": "Invalid sku X"}`` for an unknown SKU.
 
 With ``API_REQUIRE_TOKEN`` (production) a command needs ``Authorization: Bearer <token>``
-of a user holding the command's permission. CSRF does not apply (django-ninja exempts
-its views): token clients and the book's clients post without it, as they always did.
+of a user holding the command's permission, and with ``API_READS_REQUIRE_AUTH`` a read
+a token or a session allowed to view orders (``api_auth``). CSRF does not apply
+(django-ninja exempts its views): token clients and the book's clients post without it,
+as they always did.
 """
 
 from __future__ import annotations
@@ -22,18 +24,15 @@ from typing import Any, Literal
 
 from django.conf import settings
 from django.contrib.admin.views.decorators import staff_member_required
-from django.contrib.auth.models import User
 from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI, Status
-from ninja.errors import AuthorizationError
 from ninja.openapi.views import openapi_json
-from ninja.security import HttpBearer
 from pydantic import BaseModel, Field
 
-from allocation.adapters import tokens
 from allocation.bootstrap import bootstrap
 from allocation.domain import commands
 from allocation.entrypoints import api_errors, read_api
+from allocation.entrypoints.api_auth import Token
 from allocation.entrypoints.api_errors import COMMAND_ERRORS, answers
 from allocation.entrypoints.inputs import Eta, NewQuantity, OrderId, Quantity, Reference, Sku
 
@@ -58,34 +57,12 @@ def staff_unless_debug(view: View) -> View:
     return docs
 
 
-class Token(HttpBearer):
-    """``Authorization: Bearer <token>`` of an active user holding ``permission``.
-
-    When ``API_REQUIRE_TOKEN`` is off (development) every caller passes, as before.
-    A token of a user without the permission is a 403, not a 401: who is asking is
-    known.
-    """
-
-    def __init__(self, permission: str) -> None:
-        super().__init__()
-        self.permission = permission
-
-    def __call__(self, request: HttpRequest) -> Any:
-        if not settings.API_REQUIRE_TOKEN:
-            return True  # open: django-ninja only needs a true value
-        return super().__call__(request)
-
-    def authenticate(self, request: HttpRequest, token: str) -> User | None:
-        user = tokens.user_for(token.strip()) if token.strip() else None
-        if user is not None and not user.has_perm(self.permission):
-            raise AuthorizationError(message=f"Permission denied: needs {self.permission}")
-        return user
-
-
 DESCRIPTION = """Allocates order lines to batches of stock.
 
 Every error is `{"message": ...}`. In production (`API_REQUIRE_TOKEN`) the commands need
-`Authorization: Bearer <token>` of a user with the command's permission; the reads are open.
+`Authorization: Bearer <token>` of a user with the command's permission; the reads
+(`API_READS_REQUIRE_AUTH`) a token or a logged-in session of a user who may view orders
+(`orders_read.view_orderview`).
 Reads wait briefly for the read model to reflect the caller's writes and say in
 `X-Read-Model-Stale` whether they do.
 """

@@ -44,11 +44,13 @@ ERRORS: dict[int, dict[str, Any]] = {
         " `Invalid sku X`). Nothing was written."
     },
     401: {
-        "description": "A token is needed (`API_REQUIRE_TOKEN`, on in production):"
-        " send `Authorization: Bearer <token>` (`manage.py create_api_token`).",
+        "description": "A token is needed (`API_REQUIRE_TOKEN` for commands,"
+        " `API_READS_REQUIRE_AUTH` for reads, both on in production): send"
+        " `Authorization: Bearer <token>` (`manage.py create_api_token`); a read also"
+        " accepts the session of a logged-in user.",
         "headers": {"WWW-Authenticate": {"schema": {"type": "string", "enum": [AUTHENTICATE]}}},
     },
-    403: {"description": "The token's user lacks the command's permission."},
+    403: {"description": "The token's (or session's) user lacks the permission."},
     404: {"description": "Nothing to show for this order."},
     409: {
         "description": "A conflict: the order already has this SKU with another quantity,"
@@ -63,7 +65,7 @@ ERRORS: dict[int, dict[str, Any]] = {
     },
 }
 COMMAND_ERRORS = (400, 401, 403, 409, 413, 500, 503)
-READ_ERRORS = (400, 404, 500, 503)
+READ_ERRORS = (400, 401, 403, 404, 500, 503)
 
 
 def answers(
@@ -131,7 +133,7 @@ def _unauthenticated(request: HttpRequest, error: AuthenticationError) -> HttpRe
 
 
 def _http_error(request: HttpRequest, error: HttpError) -> HttpResponse:
-    """A 403 from the token check, or a 400 for a body django-ninja cannot parse."""
+    """A 403 from the permission check, or a 400 for a body django-ninja cannot parse."""
     return message(str(error), error.status_code)
 
 

@@ -16,6 +16,7 @@ from ninja import Router, Status
 from pydantic import BaseModel, Field
 
 from allocation import bootstrap
+from allocation.entrypoints.api_auth import READER
 from allocation.entrypoints.api_errors import READ_ERRORS, Message, answers, message
 from allocation.entrypoints.inputs import OrderId
 from orders_read.rules import LineStatus, OrderStatus, Shipping
@@ -46,7 +47,7 @@ _READ: dict[int, dict[str, Any]] = {
     },
 }
 
-router = Router(tags=["reads"])
+router = Router(tags=["reads"], auth=READER)
 
 
 class AllocationRow(BaseModel):

@@ -6,14 +6,13 @@ from django.urls import path
 from allocation.entrypoints import command_views, read_views
 from allocation.entrypoints.api import api
 from allocation.entrypoints.web import health
-from allocation.entrypoints.web.login import RateLimitedLoginView
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("metrics", health.metrics, name="metrics"),
     path("api/", api.urls),
-    path("accounts/login/", RateLimitedLoginView.as_view(), name="login"),
+    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", read_views.dashboard, name="dashboard"),
     path("stock/", read_views.stock, name="stock"),

@@ -59,6 +59,19 @@ def page(browser: Browser) -> Iterator[Page]:
 
 
 @pytest.fixture
+def refused(page: Page) -> list[str]:
+    """What Chromium refused under the Content-Security-Policy (it says so on its console)."""
+    messages: list[str] = []
+
+    def keep(text: str) -> None:
+        if "Content Security Policy" in text:
+            messages.append(text)
+
+    page.on("console", lambda message: keep(message.text))
+    return messages
+
+
+@pytest.fixture
 def shot(page: Page) -> Callable[[str], None]:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
 
@@ -96,7 +109,9 @@ def add_batch(page: Page, ref: str, qty: int, eta: str = "") -> None:
     page.get_by_role("button", name="Add a batch").click()
 
 
-def test_an_order_moves_to_the_shipment_when_its_batch_shrinks(live_server, page, shot, controller):
+def test_an_order_moves_to_the_shipment_when_its_batch_shrinks(
+    live_server, page, shot, controller, refused
+):
     base = live_server.url
 
     page.goto(base + "/orders/")
@@ -183,6 +198,10 @@ def test_an_order_moves_to_the_shipment_when_its_batch_shrinks(live_server, page
     page.goto(base + "/admin/orders_read/eventlog/")
     expect(page.locator("#result_list")).to_contain_text("BatchQuantityChanged")
     shot("16-admin-event-log")
+    page.goto(base + "/api/docs")
+    expect(page.locator(".swagger-ui")).to_contain_text("/api/allocate")
+    shot("17-api-docs")
+    assert not refused  # the pages, the admin and the API docs keep to the CSP
 
     page.goto(base + "/")
     page.get_by_role("button", name="Log out").click()

@@ -57,7 +57,11 @@ def bar_scale(rows: Iterable[SkuStock]) -> int:
 
 @register.inclusion_tag("orders_read/stock_bar.html")
 def stock_bar(row: SkuStock, scale: int | None = None) -> dict[str, Any]:
-    """Allocated, then available, then waiting demand, on the page's scale."""
+    """Allocated, then available, then waiting demand, on the page's scale.
+
+    Drawn as SVG rectangles placed by their attributes: the Content-Security-Policy
+    refuses inline styles, and a width set in a ``style`` attribute is one.
+    """
     total = scale or bar_scale([row])
 
     def pct(value: int) -> float:
@@ -68,6 +72,7 @@ def stock_bar(row: SkuStock, scale: int | None = None) -> dict[str, Any]:
         "allocated": pct(row.allocated),
         "available": pct(row.available),
         "waiting": pct(row.waiting),
+        "waiting_from": pct(max(row.allocated, 0) + max(row.available, 0)),
     }
 
 

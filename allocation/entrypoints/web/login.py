@@ -1,44 +1,29 @@
-"""Login with a brake on password guessing.
+"""What a client locked out by django-axes gets: 429 and when to come back.
 
-Failed attempts are counted per client address and per (address, username) in the
-cache (Redis when configured, so every web process shares the count). Past the limit
-the form is refused with 429 until the window ends, and the password is not checked.
+django-axes counts failed logins (settings, "failed logins") and refuses a locked-out
+client in ``authenticate``, before any password is checked; its middleware then asks
+this callable (``AXES_LOCKOUT_CALLABLE``) for the answer, on either login form. Every
+refused attempt counts as a failure and starts the cool-off again, so the cool-off is
+exactly how long the client has to wait from now.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.conf import settings
-from django.contrib.auth import views as auth_views
-from django.contrib.auth.forms import AuthenticationForm
-from django.core.cache import cache
+from axes.helpers import get_cool_off
 from django.http import HttpRequest, HttpResponse
+from django.template.loader import render_to_string
 
 
-class RateLimitedLoginView(auth_views.LoginView):
-    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        keys = _keys(request)
-        if any(cache.get(key, 0) >= limit for key, limit in keys):
-            form = self.get_form()
-            form.errors.clear()
-            form.add_error(None, "Too many failed attempts. Wait a few minutes and try again.")
-            response = self.render_to_response(self.get_context_data(form=form), status=429)
-            response["Retry-After"] = str(settings.LOGIN_FAILURE_WINDOW)
-            return response
-        return super().post(request, *args, **kwargs)
-
-    def form_invalid(self, form: AuthenticationForm) -> HttpResponse:
-        for key, _ in _keys(self.request):
-            cache.add(key, 0, settings.LOGIN_FAILURE_WINDOW)
-            cache.incr(key)
-        return super().form_invalid(form)
-
-
-def _keys(request: HttpRequest) -> list[tuple[str, int]]:
-    address = request.META.get("REMOTE_ADDR", "unknown")
-    username = str(request.POST.get("username", ""))[:150].lower()
-    return [
-        (f"login-failures:{address}:{username}", settings.LOGIN_FAILURES_PER_USER),
-        (f"login-failures:{address}", settings.LOGIN_FAILURES_PER_ADDRESS),
-    ]
+def locked_out(
+    request: HttpRequest, original_response: HttpResponse | None, credentials: Any
+) -> HttpResponse:
+    cool_off = get_cool_off(request)
+    seconds = int(cool_off.total_seconds()) if cool_off else None  # None: until unlocked
+    minutes = -(-seconds // 60) if seconds else None
+    html = render_to_string("429.html", {"minutes": minutes}, request=request)
+    response = HttpResponse(html, status=429)
+    if seconds:
+        response["Retry-After"] = str(seconds)
+    return response

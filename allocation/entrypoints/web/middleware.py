@@ -1,4 +1,5 @@
-"""Middleware: request metrics, JSON for every /api answer, 503s for what is missing.
+"""Middleware: request metrics, JSON for every /api answer, private answers, 503s for
+what is missing.
 
 A lost database is a 503: the Unit of Work's transaction has already rolled back when
 the error reaches here, so nothing was partly written; Django discards the broken
@@ -12,9 +13,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+from django.conf import settings
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse
 from django.template.loader import render_to_string
+from django.utils.cache import patch_cache_control
 
 from allocation.adapters import metrics
 from allocation.entrypoints.api_errors import message
@@ -75,6 +78,26 @@ class ApiAnswersJsonMiddleware:
         response["Content-Type"] = answer["Content-Type"]
         if response.has_header("Content-Length"):  # set by CommonMiddleware
             response["Content-Length"] = str(len(response.content))
+        return response
+
+
+class PrivateAnswersMiddleware:
+    """What a logged-in user or a token's holder sees is kept by no cache, shared or not.
+
+    ``Cache-Control: private, no-store``: no proxy may serve it to someone else, and the
+    browser keeps no copy on disk (a shared computer's history, the back button after
+    logging out). Told by the session cookie or the ``Authorization`` header, not by
+    loading the user: that would cost a lookup on every answer, and fail the answers
+    that need no database (``/healthz``) when it is down.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if "Authorization" in request.headers or settings.SESSION_COOKIE_NAME in request.COOKIES:
+            patch_cache_control(response, private=True, no_store=True)
         return response
 
 

@@ -9,14 +9,15 @@ from __future__ import annotations
 from typing import Any
 
 import psycopg
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 from django.db import connections
 from psycopg import sql
 
 from allocation.entrypoints.checks import first_line
+from allocation.entrypoints.management.operator_command import OperatorCommand
 
 
-class Command(BaseCommand):
+class Command(OperatorCommand):
     help = "Create the PostgreSQL database of DATABASE_URL (or --database) if it is missing."
     requires_system_checks: list[str] = []  # the checks would fail on the missing database
 
