@@ -28,7 +28,7 @@ from allocation.domain import commands
 from allocation.models import BatchRecord
 from tests.fixtures.users import make_user
 from tests.processes import ROOT, RedisServer, free_port
-from tests.security.conftest import through_proxy
+from tests.security.production import through_proxy
 
 pytestmark = pytest.mark.django_db
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import re
-import runpy
 import socket
 import subprocess
 import sys
@@ -19,12 +18,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
-from unittest import mock
 
 import psycopg
 import pytest
 import requests
-from django.conf import settings
 from django.contrib.auth.models import Permission, User
 from django.core.management import CommandError, call_command
 
@@ -32,28 +29,17 @@ from allocation.adapters import tokens
 from allocation.models import BatchRecord, OrderLineRecord
 from tests.integration.test_production import PRODUCTION_ENV, ROOT, manage
 from tests.processes import Process, database_url, free_port
+from tests.security.production import apply_production
 
 KEPT = {"DATABASES", "CACHES", "PASSWORD_HASHERS", "LOGGING"}
 """The test run's own: its test databases, its cache per test, cheap hashes, its logs."""
 
 
-def production_settings(**environ: str) -> dict[str, Any]:
-    """``config.production``'s settings where they differ from the test run's (but ``KEPT``)."""
-    with mock.patch.dict(os.environ, {**PRODUCTION_ENV, **environ}):
-        production = runpy.run_module("config.production")
-    return {
-        name: value
-        for name, value in production.items()
-        if name.isupper() and name not in KEPT and value != getattr(settings, name, None)
-    }
-
-
 @pytest.fixture
 def production(settings):
-    """The production settings for this test, behind a TLS proxy (``secure=True``)."""
-    for name, value in production_settings(ALLOWED_HOSTS="testserver").items():
-        setattr(settings, name, value)
-    return settings
+    """The production settings for this test, static files storage included (what item 1
+    is about), served to the test client's host."""
+    return apply_production(settings, KEPT, ALLOWED_HOSTS="testserver")
 
 
 def token_for(*codenames: str) -> str:
