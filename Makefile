@@ -5,26 +5,50 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1:8000
 
-.PHONY: install run db test lint format worker relay consumer chaos benchmark clean
+.PHONY: install lock run db test lint format worker relay consumer chaos benchmark clean
 
-$(VENV)/.installed: pyproject.toml
+# Every install reads the lock (uv.lock, from pyproject.toml): the versions CI tested,
+# hashes checked, so a new release of anything (ruff and mypy included) changes nothing
+# until `make lock` says so. uv reads the lock; it is the one tool installed by pip.
+UV_VERSION := 0.13.9
+UV := $(VENV)/bin/uv
+LOCKED := $(UV) export --quiet --frozen --no-emit-project
+
+$(UV):
 	python3 -m venv $(VENV)
-	$(VENV)/bin/pip install -q --upgrade pip
-	$(VENV)/bin/pip install -q -e '.[dev]'
+	$(VENV)/bin/pip install -q uv==$(UV_VERSION)
+
+# What running needs, nothing more (`make run`).
+$(VENV)/.installed-run: pyproject.toml uv.lock | $(UV)
+	$(LOCKED) -o $(VENV)/run.txt
+	$(UV) pip install -q --python $(PY) -r $(VENV)/run.txt
+	$(UV) pip install -q --python $(PY) --no-deps -e .
 	touch $@
 
-install: $(VENV)/.installed
+# And the tools that test it (`make test`).
+$(VENV)/.installed-dev: $(VENV)/.installed-run
+	$(LOCKED) --extra dev -o $(VENV)/dev.txt
+	$(UV) pip install -q --python $(PY) -r $(VENV)/dev.txt
+	touch $@
 
-run: install
+install: $(VENV)/.installed-dev
+
+# After a change of pyproject.toml's dependencies, or to take new releases: make lock
+# (UPGRADE=1: every package to its newest allowed version).
+lock: | $(UV)
+	$(UV) lock $(if $(UPGRADE),--upgrade)
+
+run: $(VENV)/.installed-run
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py load_demo_data
 	$(PY) manage.py runserver $(HOST)
 
 # PostgreSQL's database of DATABASE_URL, created if missing (before the first migrate).
-db: install
+db: $(VENV)/.installed-run
 	$(PY) manage.py create_database
 
 lint: install
+	$(UV) lock --check
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy .
@@ -37,13 +61,13 @@ format: install
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-worker: install
+worker: $(VENV)/.installed-run
 	$(VENV)/bin/celery -A config worker --loglevel=INFO
 
-relay: install
+relay: $(VENV)/.installed-run
 	$(PY) manage.py relay_outbox --follow
 
-consumer: install
+consumer: $(VENV)/.installed-run
 	$(PY) manage.py consume_events
 
 # The chaos test alone (PostgreSQL and Redis from DATABASE_URL / REDIS_URL), with a

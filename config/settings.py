@@ -155,7 +155,7 @@ STATIC_ROOT = Path(env("STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
 STATICFILES_DIRS = [BASE_DIR / "static"]
 # Files a browser asks for at the site's root (/favicon.ico), served by whitenoise as
 # they are: no hashed name to look up, so they need no collectstatic either.
-WHITENOISE_ROOT = BASE_DIR / "public"
+WHITENOISE_ROOT = BASE_DIR / "static" / "root"
 
 # -- response headers ----------------------------------------------------------------------
 # A strict Content-Security-Policy (django-csp): scripts, styles and everything else

@@ -58,6 +58,18 @@ def test_the_app_is_installed_once():
     assert "ENV" in next(line for line in dockerfile() if "PYTHONPATH=/app" in line)
 
 
+def test_the_image_and_make_install_what_the_lock_says_with_the_same_uv():
+    """One lock (uv.lock) for every install: the image's and ``make``'s uv are one version."""
+    [install] = [line for line in dockerfile() if "uv export" in line]
+    assert "--frozen" in install  # the lock as it is, never re-resolved at build time
+    assert "COPY pyproject.toml uv.lock" in dockerfile()[dockerfile().index(install) - 1]
+    image_uv = re.search(r"uv==([\d.]+)", install)
+    make_uv = re.search(r"^UV_VERSION := ([\d.]+)$", (ROOT / "Makefile").read_text(), re.M)
+    assert image_uv
+    assert make_uv
+    assert image_uv.group(1) == make_uv.group(1)
+
+
 def test_dockerignore_keeps_local_state_and_secrets_out_of_the_image():
     ignored = set((ROOT / ".dockerignore").read_text().split())
     assert {".venv", "db.sqlite3*", ".git", "staticfiles", "node_modules", ".env"} <= ignored
