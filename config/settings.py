@@ -59,6 +59,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allocation.entrypoints.web.middleware.PrivateAnswersMiddleware",
     "allocation.entrypoints.web.middleware.ServiceUnavailableMiddleware",
+    "allocation.entrypoints.web.middleware.NotFoundPageMiddleware",
     # Last, as django-axes asks: it turns a lockout its backend flagged into the answer.
     "axes.middleware.AxesMiddleware",
 ]

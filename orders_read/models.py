@@ -107,6 +107,7 @@ class BatchView(models.Model):
     class Meta:
         ordering = ["sku", "eta", "reference"]
         verbose_name = "batch"
+        verbose_name_plural = "batches"
 
     def __str__(self) -> str:
         return self.reference

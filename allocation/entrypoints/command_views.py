@@ -100,7 +100,7 @@ def deallocate(request: HttpRequest) -> HttpResponse:
         messages.success(request, f"The {sku} line of order {orderid} was cancelled.")
         return reverse("order-detail", args=[orderid])
 
-    return command_page(request, DeallocateForm, "Deallocate an order line", succeeded)
+    return command_page(request, DeallocateForm, "Cancel an order line", succeeded)
 
 
 @needs("allocation.allocate_line")

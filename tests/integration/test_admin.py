@@ -175,7 +175,7 @@ def test_deallocate_action_sends_deallocate_for_each_line(
     pks = list(OrderLineRecord.objects.values_list("pk", flat=True))
     data = {"action": "deallocate", "_selected_action": pks, "index": 0}
     response = committed(client.post, url(OrderLineRecord, "changelist"), data, follow=True)
-    assert "Deallocated 2 line(s)." in response.content.decode()
+    assert "Cancelled 2 line(s)." in response.content.decode()
     assert not OrderLineRecord.objects.exists()
     names = set(OutboxEvent.objects.values_list("name", flat=True))
     assert {"Deallocated", "BackorderCancelled"} <= names
@@ -195,8 +195,7 @@ def test_deallocate_action_reports_domain_errors(client, superuser, lamp_orders,
     response = client.post(url(OrderLineRecord, "changelist"), data, follow=True)
     assert response.status_code == 200
     assert (
-        "Could not deallocate o1 / LAMP: Order o1 has no line for sku LAMP"
-        in response.content.decode()
+        "Could not cancel o1 / LAMP: Order o1 has no line for sku LAMP" in response.content.decode()
     )
 
 
@@ -215,3 +214,12 @@ def test_staff_need_the_command_permissions(client, django_user_model, lamp_orde
     assert response.status_code == 403
     assert client.get(url(OrderLineRecord, "changelist")).status_code == 403
     assert write_counts() == before
+
+
+def test_the_admin_is_branded_and_says_batches(client, superuser):
+    html = client.get(reverse("admin:index")).content.decode()
+    assert "<title>Stock, orders and events | Allocation admin</title>" in html
+    assert "Allocation administration" in html
+    assert "Django administration" not in html
+    assert ">Batches<" in html
+    assert "Batchs" not in html

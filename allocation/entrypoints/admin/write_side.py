@@ -193,7 +193,7 @@ class AllocationAdmin(LineModelAdmin):
     def batch_ref(self, obj: OrderLineRecord) -> str | None:
         return obj.batch_id
 
-    @admin.action(description="Deallocate the selected lines", permissions=["deallocate"])
+    @admin.action(description="Cancel the selected lines", permissions=["deallocate"])
     def deallocate(self, request: HttpRequest, queryset: QuerySet[OrderLineRecord]) -> None:
         bus, done = bootstrap(), 0
         for orderid, sku in queryset.values_list("orderid", "product_id"):
@@ -201,12 +201,12 @@ class AllocationAdmin(LineModelAdmin):
                 bus.handle(commands.Deallocate(orderid, sku))
             except inputs.CLIENT_ERRORS as error:
                 self.message_user(
-                    request, f"Could not deallocate {orderid} / {sku}: {error}", messages.ERROR
+                    request, f"Could not cancel {orderid} / {sku}: {error}", messages.ERROR
                 )
             else:
                 done += 1
         if done:
-            self.message_user(request, f"Deallocated {done} line(s).", messages.SUCCESS)
+            self.message_user(request, f"Cancelled {done} line(s).", messages.SUCCESS)
 
     def has_deallocate_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("allocation.deallocate_line")

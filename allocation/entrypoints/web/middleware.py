@@ -1,5 +1,5 @@
 """Middleware: request metrics, JSON for every /api answer, private answers, 503s for
-what is missing.
+what is missing, the site's own 404 page in development too.
 
 A lost database is a 503: the Unit of Work's transaction has already rolled back when
 the error reaches here, so nothing was partly written; Django discards the broken
@@ -15,9 +15,11 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.template.loader import render_to_string
+from django.urls import Resolver404, resolve
 from django.utils.cache import patch_cache_control
+from django.views.defaults import page_not_found
 
 from allocation.adapters import metrics
 from allocation.entrypoints.api_errors import message
@@ -154,3 +156,31 @@ class RejectNulMiddleware:
                 return message(text, 400)
             return HttpResponse(text, status=400, content_type="text/plain")
         return self.get_response(request)
+
+
+class NotFoundPageMiddleware:
+    """With ``DEBUG`` on, an unknown page is the site's 404 page, as in production.
+
+    Django's technical 404 would list every URL pattern of the project to whoever asks,
+    and shows operators trying the embedded default a page unlike the one their users
+    will see. Unknown paths never reach a view, so they are found here by resolving
+    first; a view's ``Http404`` ("Unknown order X") comes through ``process_exception``.
+    Both answer with Django's own production handler (``page_not_found``, 404.html).
+    Placed after ``CommonMiddleware``, whose ``APPEND_SLASH`` redirect still applies.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if settings.DEBUG:
+            try:
+                resolve(request.path_info, getattr(request, "urlconf", None))
+            except Resolver404 as error:
+                return page_not_found(request, error)
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if settings.DEBUG and isinstance(exception, Http404):
+            return page_not_found(request, exception)
+        return None
