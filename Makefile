@@ -31,7 +31,18 @@ $(VENV)/.installed-dev: $(VENV)/.installed-run
 	$(UV) pip install -q --python $(PY) -r $(VENV)/dev.txt
 	touch $@
 
-install: $(VENV)/.installed-dev
+# axe-core for the browser tests' accessibility checks: test-only JavaScript from npm,
+# at the version tests/browser/package-lock.json holds (npm ci), never on a page.
+AXE := tests/browser/node_modules/axe-core/axe.min.js
+$(AXE): tests/browser/package.json tests/browser/package-lock.json
+	@if command -v npm >/dev/null; then \
+		npm ci --prefix tests/browser --ignore-scripts --no-audit --no-fund --loglevel=error \
+		&& touch $@; \
+	else \
+		echo "npm is missing (apt-get install npm): the browser tests will be skipped"; \
+	fi
+
+install: $(VENV)/.installed-dev $(AXE)
 
 # After a change of pyproject.toml's dependencies, or to take new releases: make lock
 # (UPGRADE=1: every package to its newest allowed version).
@@ -83,4 +94,4 @@ benchmark: install
 	$(PY) -m benchmarks.run $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) db.sqlite3 staticfiles .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) db.sqlite3 staticfiles .pytest_cache .mypy_cache .ruff_cache tests/browser/node_modules

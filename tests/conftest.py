@@ -1,7 +1,7 @@
 """Shared fixtures, and the rule for tests that need a real service.
 
 Tests marked ``postgres``, ``redis`` or ``browser`` are skipped when the service (or
-Debian's Chromium) is missing on a newcomer's machine, and *fail* when
+Debian's Chromium, or axe-core from npm) is missing on a newcomer's machine, and *fail* when
 ``REQUIRE_SERVICES=1`` (as ``.ci/run`` sets), so CI can never go green by skipping
 them. Both are decided before any fixture runs, session-scoped ones included.
 """
@@ -19,6 +19,7 @@ from django.db import connection
 
 from allocation.adapters import repository
 from config.celery_app import app as celery_app
+from tests.browser.support import AXE
 
 pytest_plugins = ["tests.fixtures.api", "tests.fixtures.static", "tests.fixtures.users"]
 
@@ -47,9 +48,11 @@ def service_problem(service: str) -> str | None:
         return None if vendor == "postgresql" else "DATABASE_URL does not point at PostgreSQL"
     if service == "redis":
         return redis_problem()
-    if os.path.exists("/usr/bin/chromium"):
-        return None
-    return "/usr/bin/chromium is missing (apt-get install chromium)"
+    if not os.path.exists("/usr/bin/chromium"):
+        return "/usr/bin/chromium is missing (apt-get install chromium)"
+    if not AXE.exists():
+        return f"{AXE} is missing (make install runs npm ci in tests/browser)"
+    return None
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -3,6 +3,7 @@ that the redirected-to page already shows (read-your-writes)."""
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from typing import Any
 
@@ -33,6 +34,18 @@ def lamp_and_table(committed) -> None:
     committed(bus.handle, commands.CreateBatch("b-wh", "LAMP", 10))
     committed(bus.handle, commands.CreateBatch("b-ship", "LAMP", 10, SHIP_DATE))
     committed(bus.handle, commands.CreateBatch("t-wh", "TABLE", 3))
+
+
+def assert_tied_to_its_field(html: str, field_id: str) -> None:
+    """The field is marked invalid and names the element holding its errors, which exists
+    (a screen reader reads the errors with the field: ``aria-describedby``)."""
+    widget = re.search(rf'<(?:input|select)[^>]* id="{field_id}"[^>]*>', html)
+    assert widget, f"no field {field_id}"
+    assert 'aria-invalid="true"' in widget.group()
+    described = re.search(r'aria-describedby="([^"]*)"', widget.group())
+    assert described, widget.group()
+    assert f"{field_id}_error" in described.group(1).split()
+    assert html.count(f'id="{field_id}_error"') == 1
 
 
 def lines_form(orderid: str, *lines: tuple[str, Any], total: int | None = None) -> dict[str, Any]:
@@ -246,7 +259,7 @@ def test_bad_input_shows_an_error_next_to_the_field_and_writes_nothing(
     assert any(message in error for error in errors), form.errors
     html = response.content.decode()
     if field:
-        assert f'id="id_{field}-error"' in html
+        assert_tied_to_its_field(html, f"id_{field}")
     else:
         assert 'class="form-errors"' in html
     assert write_counts() == before
@@ -274,14 +287,20 @@ def test_bad_orders_show_errors_on_their_lines_and_write_nothing(
     response = client.post("/place-order/", data)
     assert response.status_code == 200
     form = response.context["form"]
+    field_id = None
     if where == "order":
         errors = form.order.errors[field]
+        field_id = f"id_{field}"
     elif where == "lines":
         errors = form.lines.non_form_errors()
     else:
         errors = form.lines.forms[int(where[-1])].errors[field]
+        field_id = f"id_lines-{where[-1]}-{field}"
     assert any(message in error for error in errors), errors
-    assert message.replace("'", "&#x27;") in response.content.decode()
+    html = response.content.decode()
+    assert message.replace("'", "&#x27;") in html
+    if field_id:
+        assert_tied_to_its_field(html, field_id)
     assert write_counts() == before
 
 

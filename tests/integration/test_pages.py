@@ -7,6 +7,7 @@ orders per batch than it lists.
 
 from __future__ import annotations
 
+import re
 from datetime import date, timedelta
 
 import pytest
@@ -17,6 +18,7 @@ from django.views.defaults import server_error
 from allocation.adapters import outbox
 from allocation.bootstrap import bootstrap
 from allocation.domain import commands
+from allocation.domain.events import Event
 from orders_read.models import BatchView, EventLog, OrderLineView, OrderView, SkuStock
 from orders_read.rules import LineStatus, OrderStatus
 
@@ -167,7 +169,7 @@ def test_dashboard_counts_orders_and_flags_short_skus(client, viewer, big_read_m
     html = response.content.decode()
     assert 'href="/orders/?status=waiting"' in html
     assert f'href="/stock/{sku_name(1)}/"' in html
-    assert "events not yet applied to the read model" in html
+    assert "changes not yet shown on these pages" in html
 
 
 def test_dashboard_shows_events_written_but_not_applied(client, viewer, big_read_model):
@@ -180,7 +182,7 @@ def test_dashboard_shows_events_written_but_not_applied(client, viewer, big_read
     assert board.last_applied_at is not None
     html = response.content.decode()
     assert 'id="lag"' in html
-    assert "oldest written" in html
+    assert "the oldest made" in html
 
 
 def test_stock_page_draws_bars_searches_and_paginates(client, viewer, big_read_model):
@@ -279,6 +281,37 @@ def test_unknown_sku_or_order_gets_the_404_page(client, viewer, big_read_model):
         assert response.status_code == 404
         assert "404 · Not found" in response.content.decode()
     assert "Unknown order nope" in client.get("/orders/nope/").content.decode()
+
+
+def test_development_shows_the_same_404_page_not_the_url_patterns(client, viewer, settings):
+    """Django's technical 404 (DEBUG) would list every URL pattern of the project."""
+    settings.DEBUG = True
+    for url in ["/no-such-page/", "/orders/nope/"]:
+        response = client.get(url)
+        assert response.status_code == 404
+        html = response.content.decode()
+        assert "404 · Not found" in html
+        assert "URLconf" not in html
+        assert "place-order/" not in html
+    assert "Unknown order nope" in client.get("/orders/nope/").content.decode()
+    assert client.get("/stock").url == "/stock/"  # APPEND_SLASH still redirects
+    assert client.get("/api/nope").json() == {"message": "No such endpoint: /api/nope"}
+
+
+def visible_text(html: str) -> str:
+    """What a reader of the page sees: no tags, so no class names or attributes."""
+    return " ".join(re.sub(r"<[^>]+>", " ", html).split())
+
+
+def test_pages_say_what_happened_in_sentences_without_code_names_or_versions(
+    client, viewer, big_read_model
+):
+    code_names = set(Event.registry) - {"Allocated"}  # also an order status, in plain words
+    for url in ["/", f"/stock/{sku_name(0)}/", "/orders/order-0001/"]:
+        text = visible_text(client.get(url).content.decode())
+        assert not re.search(rf"\b({'|'.join(code_names)})\b", text), url
+        assert not re.search(r"\bv\d+\b", text), url
+        assert re.search(r"1 x SKU-\d+ allocated to batch SKU-\d+-(WH|SHIP)", text), url
 
 
 def test_a_cancelled_order_still_shows_its_history(client, viewer):
