@@ -50,8 +50,9 @@ GROUP = "allocation"
 DEAD_LETTERS = f"{STREAM}:dead"
 FIELDS = ("batchref", "qty")
 
-TRANSIENT = (OperationalError, InterfaceError, TooMuchContention, redis.RedisError)
-"""Failures that pass by themselves: retried for as long as they last."""
+TRANSIENT = (OperationalError, InterfaceError, TooMuchContention)
+"""A command's failures that pass by themselves: retried for as long as they last. (Redis
+failing is the consumer's own: it reconnects, and reads again what it did not ack.)"""
 
 READ_COUNT = 10
 BLOCK_MS = 1000
