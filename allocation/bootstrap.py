@@ -33,6 +33,7 @@ from orders_read.freshness import WritePositions
 def bootstrap(
     uow: AbstractUnitOfWork | None = None,
     publish: handlers.Publish | None = None,
+    append: handlers.Append | None = None,
     notify: handlers.Notify | None = None,
     project: Projection | None = None,
     send_events: outbox.Publish | None = None,
@@ -52,6 +53,7 @@ def bootstrap(
     dependencies: dict[str, Any] = {
         "uow": uow,
         "publish": publish or redis_publisher.publish,
+        "append": append or redis_publisher.append,
         "notify": notify or notifications.email_stock_team,
     }
     return MessageBus(

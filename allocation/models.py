@@ -175,3 +175,31 @@ class ApiToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.user})"
+
+
+class StreamPosition(models.Model):
+    """The newest message of a Redis Stream applied to one key (a batch reference).
+
+    Written in the transaction of the command the message became
+    (``allocation.adapters.inbox``): a message redelivered after its consumer died, or
+    claimed by a second consumer while the first still ran, finds its own id (or a
+    later one) here and is not applied again; and one older than what was applied to
+    its batch is not applied over it, so parallel consumers leave the batch as the
+    stream's order says. One row per batch, whatever the number of messages.
+    """
+
+    stream = models.CharField(max_length=255)
+    key = models.CharField(max_length=255)
+    # A stream entry id "<ms>-<seq>", as two numbers that compare in the stream's order.
+    message_ms = models.PositiveBigIntegerField()
+    message_seq = models.PositiveBigIntegerField()
+    applied_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "allocation_stream_position"
+        constraints = [
+            models.UniqueConstraint(fields=["stream", "key"], name="one_position_per_stream_key")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.stream}/{self.key} at {self.message_ms}-{self.message_seq}"

@@ -263,6 +263,14 @@ SESSION_ENGINE = (
     else "django.contrib.sessions.backends.db"
 )
 AUTH_CACHE_TIMEOUT = env.int("AUTH_CACHE_TIMEOUT", default=300 if REDIS_URL else 0)
+# Redis Streams, the durable integration (allocation.entrypoints.redis_streams): the
+# line_allocated stream keeps about this many entries (MAXLEN ~), as far back as an
+# offline reader can catch up; a consumer's pending command is claimed by another after
+# STREAM_CLAIM_IDLE seconds without news of it; a command failing for an unexpected
+# reason goes to the dead letters at the STREAM_MAX_ATTEMPTS-th attempt.
+STREAM_MAXLEN = env.int("STREAM_MAXLEN", default=1_000_000)
+STREAM_CLAIM_IDLE = env.float("STREAM_CLAIM_IDLE", default=60.0)
+STREAM_MAX_ATTEMPTS = env.int("STREAM_MAX_ATTEMPTS", default=5)
 CELERY_BROKER_URL = REDIS_URL or "memory://localhost/"
 CELERY_RESULT_BACKEND = None
 # Embedded default: no broker, so tasks run in-process (after commit, same code path).

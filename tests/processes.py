@@ -7,12 +7,14 @@ without touching the shared one.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
 import socket
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import redis
@@ -62,6 +64,13 @@ class Process:
     def kill(self) -> None:
         self.process.send_signal(signal.SIGKILL)
         self.process.wait(timeout=10)
+
+    def pause(self) -> None:
+        """Frozen, as a process the scheduler or a debugger holds: alive, doing nothing."""
+        self.process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        self.process.send_signal(signal.SIGCONT)
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -133,18 +142,24 @@ class Relay(Process):
 class RedisServer:
     """A private redis-server, so fault tests can stop and restart the broker for real."""
 
-    def __init__(self, port: int, workdir: Path) -> None:
+    def __init__(self, port: int, workdir: Path, appendonly: bool = False) -> None:
         self.port = port
         self.workdir = workdir
         self.url = f"redis://127.0.0.1:{port}/0"
         self.process: subprocess.Popen[bytes] | None = None
+        # As production runs it (compose), but writing each command through to the file
+        # before answering, so that even a SIGKILL loses nothing acknowledged.
+        self.persistence = (
+            ["--appendonly", "yes", "--appendfsync", "always"] if appendonly
+            else ["--appendonly", "no"]
+        )  # fmt: skip
 
     def start(self) -> None:
         binary = shutil.which("redis-server")
         assert binary, "redis-server is not installed"
         self.process = subprocess.Popen(
             [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(self.workdir)],
+             *self.persistence, "--dir", str(self.workdir)],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
         wait_until(self.ping, timeout=10, what=f"redis-server on {self.port}")
@@ -205,10 +220,68 @@ class Gunicorn(Process):
 
 
 class Consumer(Process):
-    """``manage.py consume_events``: Redis ``change_batch_quantity`` messages to commands."""
+    """``manage.py consume_events``: Redis ``change_batch_quantity`` messages, on the
+    pub/sub channel and the stream, to commands."""
 
     READY = "listening on"
 
-    def __init__(self, broker_url: str, log: Path) -> None:
+    def __init__(self, broker_url: str, log: Path, env: dict[str, str] | None = None) -> None:
         argv = [sys.executable, "manage.py", "consume_events"]
-        super().__init__(argv, stack_env(broker_url), log, "the consumer to subscribe")
+        super().__init__(argv, {**stack_env(broker_url), **(env or {})}, log,
+                         "the consumer to subscribe")  # fmt: skip
+        wait_until(lambda: "reading stream" in self.output(), what="the consumer to read")
+
+
+class TcpProxy:
+    """A TCP relay to ``target_port`` that a test can cut (every connection dropped,
+    new ones refused) and restore, to make a server unreachable for one process only."""
+
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        self.port = free_port()
+        self._listener: socket.socket | None = None
+        self._open: list[socket.socket] = []
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        listener = socket.socket()
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", self.port))
+        listener.listen(64)
+        self._listener = listener
+        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
+
+    def cut(self) -> None:
+        assert self._listener is not None
+        with self._lock:
+            self._listener.close()
+            self._listener = None
+            for sock in self._open:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+                sock.close()
+            self._open.clear()
+
+    def _accept(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:  # cut
+                return
+            server = socket.create_connection(("127.0.0.1", self.target_port))
+            with self._lock:
+                if self._listener is not listener:  # cut meanwhile: this one goes too
+                    client.close()
+                    server.close()
+                    return
+                self._open += [client, server]
+            for source, sink in ((client, server), (server, client)):
+                threading.Thread(target=self._pipe, args=(source, sink), daemon=True).start()
+
+    @staticmethod
+    def _pipe(source: socket.socket, sink: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while data := source.recv(65536):
+                sink.sendall(data)
+        with contextlib.suppress(OSError):
+            sink.shutdown(socket.SHUT_WR)

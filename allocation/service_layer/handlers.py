@@ -73,6 +73,7 @@ def _product(uow: AbstractUnitOfWork, sku: str, orderid: str) -> Product:
 # read model's projection applies the batch (see allocation.service_layer.messagebus) --
 
 Publish = Callable[[str, dict[str, Any]], None]
+Append = Callable[[str, dict[str, str | int]], None]
 Notify = Callable[[str, str], None]
 
 
@@ -80,6 +81,22 @@ def publish_allocation(event: events.Allocated, publish: Publish) -> None:
     publish(
         "line_allocated",
         {"orderid": event.orderid, "sku": event.sku, "qty": event.qty, "batchref": event.batchref},
+    )
+
+
+def append_allocation(event: events.Allocated, append: Append) -> None:
+    """The durable twin of ``publish_allocation``: an entry on the ``line_allocated``
+    stream, with the event's identity (``sku``, ``version``), since a worker runs side
+    effects at least once and a reader must be able to drop a repeat."""
+    append(
+        "line_allocated",
+        {
+            "orderid": event.orderid,
+            "sku": event.sku,
+            "qty": event.qty,
+            "batchref": event.batchref,
+            "version": event.version,
+        },
     )
 
 
@@ -101,7 +118,10 @@ COMMAND_HANDLERS: Mapping[type[commands.Command], Callable[..., Any]] = {
 EVENT_HANDLERS: Mapping[type[events.Event], Mapping[str, Callable[..., None]]] = {
     events.BatchCreated: {},
     events.BatchQuantityChanged: {},
-    events.Allocated: {"publish_allocation": publish_allocation},
+    events.Allocated: {
+        "publish_allocation": publish_allocation,
+        "append_allocation": append_allocation,
+    },
     events.Deallocated: {},
     events.OutOfStock: {"notify_out_of_stock": notify_out_of_stock},
     events.BackorderCancelled: {},

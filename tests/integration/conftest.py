@@ -4,9 +4,11 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+import redis
 
 from allocation.bootstrap import bootstrap, rebuild_read_model
 from allocation.domain import commands
+from allocation.entrypoints import redis_streams
 from allocation.models import BatchRecord, OrderLineRecord, OutboxEvent, ProductRecord
 from allocation.service_layer.messagebus import MessageBus
 from orders_read.models import EventLog
@@ -75,3 +77,14 @@ def _rebuild_equals_incremental(request: pytest.FixtureRequest) -> Iterator[None
     incremental = snapshot()
     rebuild_read_model()
     assert snapshot() == incremental, "rebuild_read_model differs from the incremental model"
+
+
+@pytest.fixture
+def streams(settings) -> Iterator[redis.Redis]:
+    """The test Redis with none of the integration streams (nor their groups) in it."""
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    keys = (redis_streams.STREAM, redis_streams.DEAD_LETTERS, "line_allocated")
+    client.delete(*keys)
+    yield client
+    client.delete(*keys)
+    client.close()

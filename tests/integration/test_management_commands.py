@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 import threading
@@ -15,6 +16,7 @@ from django.core.management.base import CommandError
 from django.test import override_settings
 
 from allocation.entrypoints.redis_consumer import consume
+from allocation.entrypoints.redis_streams import StreamConsumer
 from allocation.models import BatchRecord, OrderLineRecord
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -179,17 +181,31 @@ def test_rebuild_read_model_shows_its_progress_on_a_terminal_only(two_orders, ca
 
 
 @pytest.mark.redis
+@pytest.mark.usefixtures("streams")
 def test_consume_events_check_says_whether_this_hosts_consumer_listens():
     with pytest.raises(CommandError, match="is not subscribed to change_batch_quantity"):
         run("consume_events", "--check")
-    stop, ready = threading.Event(), threading.Event()
-    thread = threading.Thread(
-        target=consume, args=(settings.REDIS_URL, stop), kwargs={"on_ready": ready.set}
+    stop, subscribed, reading = threading.Event(), threading.Event(), threading.Event()
+    subscriber = threading.Thread(
+        target=consume, args=(settings.REDIS_URL, stop), kwargs={"on_ready": subscribed.set}
     )
-    thread.start()
+    subscriber.start()
     try:
-        assert ready.wait(timeout=10)
-        assert "is listening on change_batch_quantity" in run("consume_events", "--check")
+        assert subscribed.wait(timeout=10)
+        with pytest.raises(CommandError, match="no consumer of this host is reading"):
+            run("consume_events", "--check")
+        stream = StreamConsumer(
+            settings.REDIS_URL, stop, claim_idle=60, max_attempts=5, on_ready=reading.set
+        )
+        reader = threading.Thread(target=stream.run)
+        reader.start()
+        assert reading.wait(timeout=10)
+        assert run("consume_events", "--check") == (
+            f"consume_events@{socket.gethostname()} is listening on change_batch_quantity"
+            " and reading change_batch_quantity\n"
+        )
     finally:
         stop.set()
-        thread.join(timeout=10)
+        subscriber.join(timeout=10)
+        if reading.is_set():
+            reader.join(timeout=10)

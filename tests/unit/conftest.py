@@ -29,5 +29,9 @@ def outside() -> Outside:
 def bus_with_fakes(fake_uow: FakeUnitOfWork, outside: Outside) -> MessageBus:
     """The real bus and handlers, over the fake Unit of Work and the recording outside."""
     return bootstrap(
-        uow=fake_uow, publish=outside.publish, notify=outside.notify, project=outside.project
+        uow=fake_uow,
+        publish=outside.publish,
+        append=outside.append,
+        notify=outside.notify,
+        project=outside.project,
     )

@@ -11,6 +11,7 @@ class Outside:
 
     def __init__(self) -> None:
         self.published: list[tuple[str, dict[str, Any]]] = []
+        self.appended: list[tuple[str, dict[str, str | int]]] = []
         self.notified: list[tuple[str, str]] = []
         self.projected: list[events.Event] = []
         self.batches: list[list[events.Event]] = []
@@ -18,6 +19,9 @@ class Outside:
 
     def publish(self, channel: str, message: dict[str, Any]) -> None:
         self.published.append((channel, message))
+
+    def append(self, stream: str, fields: dict[str, str | int]) -> None:
+        self.appended.append((stream, fields))
 
     def notify(self, subject: str, body: str) -> None:
         self.notified.append((subject, body))

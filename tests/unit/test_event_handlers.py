@@ -30,7 +30,9 @@ def bus_redis_down(fake_uow: FakeUnitOfWork, outside: Outside) -> MessageBus:
     def broken_publish(channel: str, message: dict[str, Any]) -> None:
         raise ConnectionError("redis is down")
 
-    return bootstrap(uow=fake_uow, publish=broken_publish, project=outside.project)
+    return bootstrap(
+        uow=fake_uow, publish=broken_publish, append=outside.append, project=outside.project
+    )
 
 
 # -- one event ------------------------------------------------------------------------------
@@ -41,6 +43,12 @@ def test_an_allocation_is_projected_and_published_to_line_allocated(bus_with_fak
     assert outside.projected == [ALLOCATED]
     assert outside.published == [
         ("line_allocated", {"orderid": "o1", "sku": "LAMP", "qty": 2, "batchref": "b1"})
+    ]
+    assert outside.appended == [
+        (
+            "line_allocated",
+            {"orderid": "o1", "sku": "LAMP", "qty": 2, "batchref": "b1", "version": 3},
+        )
     ]
     assert outside.notified == []
 
@@ -95,7 +103,7 @@ def test_handler_names_per_event_type(bus_with_fakes):
     assert {e.name: handler_names(bus_with_fakes, e) for e in EVERY_EVENT} == {
         "BatchCreated": ["update_read_model"],
         "BatchQuantityChanged": ["update_read_model"],
-        "Allocated": ["publish_allocation", "update_read_model"],
+        "Allocated": ["publish_allocation", "append_allocation", "update_read_model"],
         "OutOfStock": ["notify_out_of_stock", "update_read_model"],
         "Deallocated": ["update_read_model"],
         "BackorderCancelled": ["update_read_model"],
