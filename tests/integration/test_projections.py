@@ -24,7 +24,6 @@ from orders_read.models import BatchView, EventLog
 from orders_read.projections import project
 from tests.read_model import snapshot, sums_disagreeing_with_lines
 
-
 STORED_FROM = timezone.make_aware(datetime(2031, 1, 1))
 
 
