@@ -3,7 +3,7 @@
 Two steps, and what each promises:
 
 - **Checked as a whole.** Every row is checked with the add-batch form's own rules
-  (``forms.AddBatchForm``), plus what only the file shows: a reference twice in it,
+  (``BatchRowForm``), plus what only the file shows: a reference twice in it,
   or one the read model already holds. One bad row and nothing is imported: the
   preview lists every bad row, by its line in the file, and the file must be fixed
   and uploaded again.
@@ -33,6 +33,7 @@ from django.conf import settings
 from allocation.domain import commands
 from allocation.entrypoints import inputs
 from allocation.entrypoints.forms import AddBatchForm
+from allocation.entrypoints.list_filters import day_field
 from allocation.service_layer.messagebus import MessageBus
 from orders_read.selectors import stock
 
@@ -79,6 +80,14 @@ class Checked:
     def to_json(self) -> str:
         """The rows, for the import step: ``[[line, ref, sku, qty, eta], ...]``."""
         return json.dumps([[row.line, *(row.values[c] for c in COLUMNS)] for row in self.rows])
+
+
+class BatchRowForm(AddBatchForm):
+    """The add-batch form's rules, the ETA written ``YYYY-MM-DD`` only: in a file typed
+    by hand, ``01/05/2031`` could be either of two days (the form's date box always
+    sends ``YYYY-MM-DD``)."""
+
+    eta = day_field("ETA")
 
 
 def size_limit() -> int:
@@ -150,7 +159,7 @@ def check(rows: list[Row]) -> Checked:
     and the read model, and which SKUs are new."""
     first_line: dict[str, int] = {}
     for row in rows:
-        form = AddBatchForm(data=row.values)
+        form = BatchRowForm(data=row.values)
         if not form.is_valid():
             row.errors += [
                 f"{form.fields[name].label}: {message}"
