@@ -45,7 +45,8 @@ def test_stock_export_streams_every_row_with_the_lists_filters_and_sort(client, 
         "batch_count",
     ]
     assert len(rows) == 1 + SkuStock.objects.count()  # not one page: all of them
-    first = SkuStock.objects.order_by("sku").first()
+    first = SkuStock.objects.order_by("sku")[0]
+    assert first.next_eta is not None
     assert rows[1] == [
         first.sku,
         str(first.purchased),
@@ -65,6 +66,7 @@ def test_orders_export_has_every_order_newest_first_with_its_created_time(client
     assert rows[0][:3] == ["orderid", "created_at", "status"]
     assert len(rows) == 1 + N_ORDERS
     newest = OrderView.objects.get(orderid="order-0999")
+    assert newest.created_at is not None
     assert rows[1][:3] == ["order-0999", newest.created_at.isoformat(), newest.status]
     waiting = read(client.get("/orders/export.csv?status=waiting&sort=created"))
     assert [r[0] for r in waiting[1:3]] == ["order-0000", "order-0007"]
@@ -77,6 +79,7 @@ def test_waiting_lines_export_all_or_one_skus(client, big):
     mine = read(client.get(f"/stock/waiting-lines.csv?sku={sku_name(0)}"))
     assert {r[0] for r in mine[1:]} == {sku_name(0)}
     created = OrderView.objects.get(orderid=mine[1][1]).created_at
+    assert created is not None
     assert mine[1][3] == created.isoformat()
 
 
