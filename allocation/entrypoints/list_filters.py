@@ -71,7 +71,7 @@ class OrderFilters(ListFilters):
     sku = forms.CharField(required=False, max_length=255, label="SKU")
     batch = forms.CharField(required=False, max_length=255, label="Batch")
     created_from = day_field("Created from")
-    created_to = day_field("to")
+    created_to = day_field("Created to")
     sort = sort_field(ORDER_SORTS.keys())
 
     def defaults(self) -> dict[str, Any]:

@@ -71,7 +71,7 @@ def test_orders_filter_by_sku_exactly_with_the_other_filters(client):
         ("created_from=yesterday", "Created from: Enter a date as YYYY-MM-DD. Not applied."),
         (
             "created_from=2029-12-01&created_to=2029-11-01",
-            "to: The end of the range is before its start.",
+            "Created to: The end of the range is before its start.",
         ),
         ("status=bogus", "Status: Select a valid choice."),
         ("sort=line_count", "Sort: Select a valid choice."),
