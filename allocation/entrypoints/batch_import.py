@@ -24,9 +24,8 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from django.conf import settings
 
@@ -186,7 +185,7 @@ def check(rows: list[Row]) -> Checked:
     return Checked(rows)
 
 
-def _found(lookup: Any, keys: Iterable[str]) -> set[str]:
+def _found(lookup: Callable[[list[str]], set[str]], keys: Iterable[str]) -> set[str]:
     """``lookup`` by chunks: SQLite takes a bounded number of parameters."""
     wanted = sorted(set(keys))
     found: set[str] = set()
