@@ -125,12 +125,20 @@ class OrderView(models.Model):
     waiting_lines = models.PositiveIntegerField()
     # Latest eta among the order's allocated batches; null when all ship from the warehouse.
     expected_ship_date = models.DateField(null=True, blank=True)
+    # When the order's first event happened (the write side's time, so a rebuild gives
+    # the same): the lists sort and filter by it. Null only while a rebuild has copied a
+    # line whose event it had not logged yet; that event's projection fills it.
+    created_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["orderid"]
         verbose_name = "order"
-        indexes = [models.Index(fields=["status", "orderid"], name="orderview_by_status")]
+        indexes = [
+            models.Index(fields=["status", "orderid"], name="orderview_by_status"),
+            # The order list's default: newest first (one index walk per page).
+            models.Index(fields=["-created_at", "-orderid"], name="orderview_newest"),
+        ]
 
     def __str__(self) -> str:
         return self.orderid

@@ -1,4 +1,5 @@
-"""A comparable picture of the whole read model (no surrogate ids, no timestamps)."""
+"""A comparable picture of the whole read model (no surrogate ids, and no timestamps
+but those the write side gave: an order's creation is its first event's time)."""
 
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ def snapshot() -> dict[str, list[tuple[Any, ...]]]:
                 "allocated_lines",
                 "waiting_lines",
                 "expected_ship_date",
+                "created_at",
             )
         ),
         "stock": sorted(

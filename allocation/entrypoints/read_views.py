@@ -16,7 +16,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from allocation import bootstrap
-from orders_read.models import ORDER_STATUS_LABELS
+from allocation.entrypoints.list_filters import OrderFilters, StockFilters
 from orders_read.selectors import dashboard as dashboard_reads
 from orders_read.selectors import orders as order_reads
 from orders_read.selectors import stock as stock_reads
@@ -30,10 +30,6 @@ def paginate(request: HttpRequest, rows: QuerySet[M]) -> Page[M]:
     return Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
 
 
-def param(request: HttpRequest, name: str) -> str:
-    return request.GET.get(name, "").strip()
-
-
 @login_required
 def dashboard(request: HttpRequest) -> HttpResponse:
     return render(
@@ -45,9 +41,10 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def stock(request: HttpRequest) -> HttpResponse:
-    search = param(request, "q")
-    page = paginate(request, stock_reads.stock(search))
-    return render(request, "orders_read/stock_list.html", {"page": page, "q": search})
+    filters = StockFilters(request.GET)
+    rows = stock_reads.stock(filters.value("q"), filters.value("show"), filters.value("sort"))
+    context = {"page": paginate(request, rows), "filters": filters}
+    return render(request, "orders_read/stock_list.html", context)
 
 
 def detail_page(
@@ -73,17 +70,9 @@ def sku_detail(request: HttpRequest, sku: str) -> HttpResponse:
 
 @login_required
 def orders(request: HttpRequest) -> HttpResponse:
-    status = param(request, "status")
-    if status not in ORDER_STATUS_LABELS:
-        status = ""
-    filters = {name: param(request, name) for name in ("q", "sku", "batch")}
-    rows = order_reads.orders(status, filters["q"], filters["sku"], filters["batch"])
-    context = {
-        "page": paginate(request, rows),
-        "status": status,
-        "statuses": ORDER_STATUS_LABELS.items(),
-    }
-    return render(request, "orders_read/order_list.html", context | filters)
+    filters = OrderFilters(request.GET)
+    context = {"page": paginate(request, order_reads.orders(filters.query())), "filters": filters}
+    return render(request, "orders_read/order_list.html", context)
 
 
 @login_required

@@ -273,7 +273,9 @@ def refresh_orders(db: str, orderids: Sequence[str], emptied: bool = True) -> No
     The status is ``rules.order_status`` (allocated when no line waits, partly
     allocated when some do, waiting when all do), the ship date
     ``rules.expected_ship_date`` (the latest eta of the allocated lines' batches, null
-    for the warehouse: MAX skips nulls), in SQL. An order whose lines are all gone has
+    for the warehouse: MAX skips nulls), in SQL. ``created_at`` is the time of the
+    order's first logged event (the write side's, so a rebuild finds the same; an
+    earlier event applied late moves it back). An order whose lines are all gone has
     no summary (``emptied``: some may be). ``tests/integration/test_read_rules.py``
     holds the two to agreement.
     """
@@ -289,18 +291,20 @@ def refresh_orders(db: str, orderids: Sequence[str], emptied: bool = True) -> No
     run(
         db,
         "INSERT INTO {order} (orderid, status, line_count, allocated_lines, waiting_lines,"
-        " expected_ship_date, updated_at)"
+        " expected_ship_date, created_at, updated_at)"
         " SELECT l.orderid, CASE WHEN SUM(CASE WHEN l.status = %s THEN 0 ELSE 1 END) = 0"
         " THEN %s WHEN SUM(CASE WHEN l.status = %s THEN 1 ELSE 0 END) > 0 THEN %s ELSE %s END,"
         " COUNT(*), SUM(CASE WHEN l.status = %s THEN 1 ELSE 0 END),"
         " SUM(CASE WHEN l.status = %s THEN 0 ELSE 1 END),"
-        " MAX(CASE WHEN l.status = %s THEN b.eta END), %s"
+        " MAX(CASE WHEN l.status = %s THEN b.eta END),"
+        " (SELECT MIN(e.occurred_at) FROM {log} e WHERE e.orderid = l.orderid), %s"
         " FROM {line} l LEFT JOIN {batch} b ON b.reference = l.batchref"
         f" WHERE l.orderid IN ({among}) GROUP BY l.orderid"
         " ON CONFLICT (orderid) DO UPDATE SET status = excluded.status,"
         " line_count = excluded.line_count, allocated_lines = excluded.allocated_lines,"
         " waiting_lines = excluded.waiting_lines,"
-        " expected_ship_date = excluded.expected_ship_date, updated_at = excluded.updated_at",
+        " expected_ship_date = excluded.expected_ship_date, created_at = excluded.created_at,"
+        " updated_at = excluded.updated_at",
         [line_allocated, allocated, line_allocated, partly, waiting, line_allocated,
          line_allocated, line_allocated, now(db, OrderView, "updated_at"), *orderids],
     )  # fmt: skip

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, time, timedelta
 from typing import Any, NamedTuple
 
 from django.db import connections
-from django.db.models import QuerySet
+from django.db.models import Case, F, QuerySet, Value, When
+from django.utils import timezone
 
 from orders_read import freshness
 from orders_read.freshness import WritePositions
 from orders_read.models import ORDER_STATUS_LABELS, EventLog, OrderLineView, OrderView
 from orders_read.rules import LineStatus, OrderStatus, Shipping, shipping
+from orders_read.selectors.sorting import Sorts
 from orders_read.sql import read_db, statement
 
 API_READ = (
@@ -226,21 +228,60 @@ def _in_write_order(entries: Iterable[EventLog]) -> list[EventLog]:
     return [next(ordered[entry.sku]) for entry in timeline]
 
 
-def orders(
-    status: str = "", search: str = "", sku: str = "", batch: str = ""
-) -> QuerySet[OrderView]:
-    """The order list, filtered by status, order id, SKU or batch (the view paginates)."""
-    rows = OrderView.objects.order_by("orderid")
-    if status:
-        rows = rows.filter(status=status)
-    if search:
-        rows = rows.filter(orderid__icontains=search)
-    if sku or batch:
+STATUS_FIRST_THE_WAITING = Case(
+    When(status=OrderStatus.WAITING, then=Value(0)),
+    When(status=OrderStatus.PARTLY_ALLOCATED, then=Value(1)),
+    default=Value(2),
+)
+"""Sorting by status puts what needs attention first: waiting, partly allocated."""
+
+ORDER_SORTS = Sorts(
+    columns={
+        "created": F("created_at"),
+        "status": STATUS_FIRST_THE_WAITING,
+        "orderid": F("orderid"),
+    },
+    then=[F("created_at").desc(), F("orderid").desc()],
+    default="-created",
+)
+
+
+@dataclass(frozen=True)
+class OrderQuery:
+    """What the order list shows: every field narrows it, empty ones do not."""
+
+    status: str = ""
+    search: str = ""  # a part of the order id
+    sku: str = ""  # the order has a line of this SKU
+    batch: str = ""  # ... or a line in this batch
+    created_from: date | None = None  # created on this day or later
+    created_to: date | None = None  # created on this day or earlier
+    sort: str = ORDER_SORTS.default
+
+
+def orders(query: OrderQuery = OrderQuery()) -> QuerySet[OrderView]:
+    """The order list, newest first unless sorted otherwise (the view paginates, the
+    CSV export streams). Days are the site's time zone's."""
+    rows = OrderView.objects.order_by(*ORDER_SORTS.order_by(query.sort))
+    if query.status:
+        rows = rows.filter(status=query.status)
+    if query.search:
+        rows = rows.filter(orderid__icontains=query.search)
+    if query.sku or query.batch:
         lines = OrderLineView.objects.all()
-        lines = lines.filter(sku=sku) if sku else lines
-        lines = lines.filter(batchref=batch) if batch else lines
+        lines = lines.filter(sku=query.sku) if query.sku else lines
+        lines = lines.filter(batchref=query.batch) if query.batch else lines
         rows = rows.filter(orderid__in=lines.values("orderid"))
+    if query.created_from:
+        rows = rows.filter(created_at__gte=_start_of(query.created_from))
+    if query.created_to:
+        rows = rows.filter(created_at__lt=_start_of(query.created_to + timedelta(days=1)))
     return rows
+
+
+def _start_of(day: date) -> datetime:
+    """Midnight at the start of ``day``: ranges on the indexed time, not on its date."""
+    return timezone.make_aware(datetime.combine(day, time.min))
 
 
 def line_quantities(orderid: str) -> dict[str, int]:

@@ -5,22 +5,50 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from django.db.models import Count, F, QuerySet, Window
+from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery, Window
 from django.db.models.functions import RowNumber
 
 from orders_read import freshness
 from orders_read.freshness import WritePositions
-from orders_read.models import BatchView, EventLog, OrderLineView, SkuStock
+from orders_read.models import BatchView, EventLog, OrderLineView, OrderView, SkuStock
 from orders_read.rules import LineStatus
+from orders_read.selectors.sorting import Sorts
 
 LOW_STOCK = 10
-"""A SKU with fewer units available than this is "low" on the dashboard."""
+"""A SKU with fewer units available than this (but some) is "low"."""
+
+OUT = Q(available__lte=0)
+SHORT_OF_STOCK: dict[str, Q] = {
+    "out": OUT,
+    "low": Q(available__gt=0, available__lt=LOW_STOCK),
+    "waiting": Q(waiting__gt=0),
+    "short": Q(available__lt=LOW_STOCK) | Q(waiting__gt=0),
+}
+"""The stock list's filters, which the dashboard counts: out of stock, low, with
+waiting demand, and any of the three ("short", the dashboard's list)."""
+
+STOCK_SORTS = Sorts(
+    columns={
+        "sku": F("sku"),
+        "available": F("available"),
+        "waiting": F("waiting"),
+        "next_eta": F("next_eta"),
+    },
+    then=[F("available").asc(), F("sku").asc()],
+    default="sku",
+)
 
 
-def stock(search: str = "") -> QuerySet[SkuStock]:
-    """Every SKU's stock row, by SKU (the view paginates)."""
-    rows = SkuStock.objects.order_by("sku")
-    return rows.filter(sku__icontains=search) if search else rows
+def stock(search: str = "", short: str = "", sort: str = STOCK_SORTS.default) -> QuerySet[SkuStock]:
+    """The SKUs' stock rows whose SKU contains ``search``, ``short`` of stock as
+    ``SHORT_OF_STOCK`` says (all when empty), sorted by a key of ``STOCK_SORTS``; the
+    view paginates, the CSV export streams."""
+    rows = SkuStock.objects.order_by(*STOCK_SORTS.order_by(sort))
+    if search:
+        rows = rows.filter(sku__icontains=search)
+    if short:
+        rows = rows.filter(SHORT_OF_STOCK[short])
+    return rows
 
 
 @dataclass(frozen=True)
@@ -88,3 +116,19 @@ def sku_of_batch(ref: str, writes: WritePositions) -> str | None:
 def known_skus(skus: Iterable[str]) -> set[str]:
     """Those of ``skus`` the read model has stock rows for."""
     return set(SkuStock.objects.filter(sku__in=list(skus)).values_list("sku", flat=True))
+
+
+def waiting_lines(sku: str = "") -> QuerySet[OrderLineView]:
+    """Every line waiting for stock (of ``sku`` only, if given), by SKU and in the
+    order they came, each with its order's ``order_created_at``; for the CSV export."""
+    lines = OrderLineView.objects.filter(status=LineStatus.WAITING)
+    if sku:
+        lines = lines.filter(sku=sku)
+    created = OrderView.objects.filter(orderid=OuterRef("orderid")).values("created_at")
+    return lines.annotate(order_created_at=Subquery(created)).order_by("sku", "id")
+
+
+def existing_batches(refs: Iterable[str]) -> set[str]:
+    """Those of ``refs`` the read model has batches for."""
+    found = BatchView.objects.filter(reference__in=list(refs))
+    return set(found.values_list("reference", flat=True))

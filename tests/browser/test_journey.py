@@ -8,6 +8,8 @@ screenshot under ``test-artifacts/screenshots/`` for a human to look at.
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -15,7 +17,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.support import PASSWORD
+from tests.browser.support import log_in
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 
@@ -50,9 +52,7 @@ def test_an_order_moves_to_the_shipment_when_its_batch_shrinks(
     page.goto(base + "/orders/")
     expect(page).to_have_url(re.compile(r"/accounts/login/\?next=/orders/$"))
     shot("01-login")
-    page.get_by_label("Username").fill("carla")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
+    log_in(page)
     expect(page.get_by_role("heading", name="Orders")).to_be_visible()
 
     page.get_by_role("link", name="Dashboard").click()
@@ -144,3 +144,66 @@ def test_an_order_moves_to_the_shipment_when_its_batch_shrinks(
     page.goto(base + "/")
     page.get_by_role("button", name="Log out").click()
     expect(page).to_have_url(re.compile(r"/accounts/login/$"))
+
+
+def downloaded(page: Page, link_name: str) -> list[list[str]]:
+    """Click a download link; the CSV rows the browser saved."""
+    with page.expect_download() as download:
+        page.get_by_role("link", name=link_name).click()
+    return list(csv.reader(io.StringIO(Path(download.value.path()).read_text())))
+
+
+def test_stock_goes_out_and_batches_come_in_as_csv(live_server, page, shot, controller, refused):
+    """Import batches (a bad file first), see the progress, then export the stock."""
+    base = live_server.url
+    page.goto(base + "/batches/import/")
+    log_in(page)
+    expect(page.get_by_role("heading", name="Import batches")).to_be_visible()
+
+    bad = "ref,sku,qty,eta\nDESK-1,DESK,3,\nDESK-1,DESK,0,31/12/2031\n"
+    page.get_by_label("CSV file").set_input_files(
+        {"name": "bad.csv", "mimeType": "text/csv", "buffer": bad.encode()}
+    )
+    page.get_by_role("button", name="Check the file").click()
+    expect(page.locator("#preview")).to_contain_text("1 of 2 rows cannot be imported")
+    expect(page.locator("tr.row-error")).to_contain_text("ETA: Enter a date as YYYY-MM-DD.")
+    expect(page.get_by_role("button", name=re.compile("^Import"))).to_have_count(0)
+    shot("20-import-errors")
+
+    rows = 450  # three of the script's slices
+    good = "ref,sku,qty,eta\n" + "".join(
+        f"LAMP-{n:03},{'LAMP' if n % 2 else 'DESK'},{n % 7 + 1},{'2031-06-01' if n % 3 else ''}\n"
+        for n in range(rows)
+    )
+    page.get_by_label("CSV file").set_input_files(
+        {"name": "good.csv", "mimeType": "text/csv", "buffer": good.encode()}
+    )
+    page.get_by_role("button", name="Check the file").click()
+    expect(page.locator("#preview")).to_contain_text(f"Ready to import {rows} batches")
+    expect(page.locator("#preview")).to_contain_text("New SKUs, created by this import: DESK LAMP")
+    shot("21-import-preview")
+    page.get_by_role("button", name=f"Import {rows} batches").click()
+    expect(page.locator("#import-bar")).to_be_visible()
+    expect(page.locator("#import-status")).to_contain_text(
+        f"{rows} batches imported.", timeout=60_000
+    )
+    expect(page.locator("#import-bar")).to_have_attribute("value", str(rows))
+    shot("22-import-done")
+
+    page.get_by_role("link", name="See the stock").click()
+    exported = downloaded(page, "Download CSV")
+    assert exported[0][:2] == ["sku", "purchased"]
+    purchased = {row[0]: int(row[1]) for row in exported[1:]}
+    expected = {"DESK": 0, "LAMP": 0}
+    for n in range(rows):
+        expected["LAMP" if n % 2 else "DESK"] += n % 7 + 1
+    assert purchased == expected
+
+    page.get_by_label("Show").select_option("with waiting demand")
+    page.get_by_role("button", name="Filter").click()
+    expect(page.locator("table.stock")).to_contain_text("No SKU matches these filters")
+    assert downloaded(page, "Download CSV") == [exported[0]]  # the export keeps the filter
+    page.get_by_role("link", name="Orders").first.click()
+    assert downloaded(page, "Download CSV")[1:] == []
+    shot("23-stock-filtered")
+    assert not refused

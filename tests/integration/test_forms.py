@@ -20,6 +20,7 @@ pytestmark = pytest.mark.django_db
 
 PERMISSIONS = {
     "/batches/new/": "create_batch",
+    "/batches/import/": "create_batch",
     "/place-order/": "allocate_line",
     "/batches/change-quantity/": "change_batch_quantity",
     "/deallocate/": "deallocate_line",
@@ -78,7 +79,7 @@ def test_anonymous_users_are_sent_to_log_in_and_nothing_is_written(client, url, 
 def test_users_without_the_permission_get_403_on_get_and_post(
     client, django_user_model, lamp_and_table, url, write_counts
 ):
-    others = [p for u, p in PERMISSIONS.items() if u != url]
+    others = [p for p in PERMISSIONS.values() if p != PERMISSIONS[url]]
     client.force_login(make_user(django_user_model, "clerk", *others))
     before = write_counts()
     data = {

@@ -8,11 +8,12 @@ orders per batch than it lists.
 from __future__ import annotations
 
 import re
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 import pytest
 from django.contrib.auth.models import Permission
 from django.urls import reverse
+from django.utils import timezone
 from django.views.defaults import server_error
 
 from allocation.adapters import outbox
@@ -32,6 +33,11 @@ TODAY = date(2030, 1, 1)
 
 def sku_name(n: int) -> str:
     return f"SKU-{n:03}"
+
+
+def created_at(n: int) -> datetime:
+    """Order n is created n hours after the first, so order-0999 is the newest."""
+    return timezone.make_aware(datetime(2029, 11, 1)) + timedelta(hours=n)
 
 
 def build_read_model() -> None:
@@ -85,6 +91,7 @@ def build_read_model() -> None:
                 allocated_lines=0 if waiting else len(order_skus),
                 waiting_lines=len(order_skus) if waiting else 0,
                 expected_ship_date=None if waiting or n % 3 else TODAY,
+                created_at=created_at(n),
             )
         )
     stock = []
@@ -126,6 +133,11 @@ PAGES = [
     "/orders/?page=20",
     "/orders/?status=waiting",
     "/orders/?q=order-01&status=allocated",
+    "/orders/?sort=status&created_from=2029-11-05&created_to=2029-11-20",
+    "/orders/?sort=-created&sku=SKU-000&page=3",
+    "/stock/?show=short&sort=-waiting",
+    "/stock/?show=out&sort=next_eta",
+    "/batches/import/",
     f"/orders/?sku={sku_name(0)}",
     f"/orders/?batch={sku_name(0)}-WH",
     "/orders/order-0001/",
@@ -163,12 +175,21 @@ def test_dashboard_counts_orders_and_flags_short_skus(client, viewer, big_read_m
     assert counts == {"allocated": N_ORDERS - waiting, "partly_allocated": 0, "waiting": waiting}
     assert board.order_total == N_ORDERS
     assert (board.out_of_stock, board.low_stock) == (1, 1)
-    assert [s.sku for s in board.short_skus[:2]] == [sku_name(1), sku_name(2)]
+    by_demand = SkuStock.objects.filter(waiting__gt=0).order_by("-waiting", "available", "sku")
+    assert [s.sku for s in board.short_skus] == [s.sku for s in by_demand[:10]]
+    assert board.short_skus[0].sku == sku_name(0)  # the most waiting demand, though in stock
+    assert board.short_total == SkuStock.objects.filter(available__lt=10).count() + (
+        SkuStock.objects.filter(available__gte=10, waiting__gt=0).count()
+    )
     assert board.backordered == SkuStock.objects.filter(waiting__gt=0).count()
     assert len(board.recent_events) == 12
     html = response.content.decode()
     assert 'href="/orders/?status=waiting"' in html
-    assert f'href="/stock/{sku_name(1)}/"' in html
+    assert f'href="/stock/{sku_name(0)}/"' in html
+    assert f"See all {board.short_total} SKUs short of stock" in html
+    for card in ["/stock/?show=out", "/stock/?show=low&amp;sort=available", "#recent-events"]:
+        assert f'href="{card}"' in html
+    assert 'href="/stock/?show=short&amp;sort=-waiting"' in html
     assert "changes not yet shown on these pages" in html
 
 
@@ -242,7 +263,9 @@ def test_orders_page_filters_by_status_and_order_id_and_paginates(client, viewer
     assert "status=waiting&amp;page=3" in waiting.content.decode()
 
     searched = client.get("/orders/?q=order-099")
-    assert [o.orderid for o in searched.context["page"]] == [f"order-099{n}" for n in range(10)]
+    assert [o.orderid for o in searched.context["page"]] == [
+        f"order-099{n}" for n in range(9, -1, -1)
+    ]
 
     ignored = client.get("/orders/?status=bogus")
     assert ignored.context["page"].paginator.count == N_ORDERS

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import random
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 import pytest
 from django.core import mail
@@ -23,9 +24,12 @@ from orders_read.models import BatchView, EventLog
 from orders_read.projections import project
 from tests.read_model import snapshot, sums_disagreeing_with_lines
 
+STORED_FROM = timezone.make_aware(datetime(2031, 1, 1))
+
 
 def history(operations: list[tuple]) -> list[events.Event]:
-    """The events a real Product raises for a sequence of operations."""
+    """The events a real Product raises for a sequence of operations, each stamped with
+    a time as the outbox stamps it (what an order's ``created_at`` comes from)."""
     product = Product("LAMP")
     for op, *args in operations:
         try:
@@ -41,7 +45,10 @@ def history(operations: list[tuple]) -> list[events.Event]:
                 product.change_batch_quantity(*args)
         except AllocationError:
             pass
-    return product.events
+    return [
+        dataclasses.replace(event, occurred_at=STORED_FROM + timedelta(seconds=event.version))
+        for event in product.events
+    ]
 
 
 refs = st.sampled_from(["b1", "b2", "b3"])

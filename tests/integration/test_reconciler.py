@@ -23,7 +23,7 @@ from allocation.models import DeadLetter, OutboxEvent
 from allocation.service_layer import delivery
 from allocation.service_layer.messagebus import PROJECTION, MessageBus
 from orders_read import projections, tracking
-from orders_read.models import AppliedPosition
+from orders_read.models import AppliedPosition, EventLog, OrderView
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -31,9 +31,13 @@ NOW = timedelta(0)
 
 
 def written_long_ago(minutes: float = 10) -> None:
-    """Every event written (and first sent) ``minutes`` ago."""
+    """Every event written (and first sent) ``minutes`` ago; the read model, which keeps
+    the write side's times (an order's creation too), saw them so as well, as a rebuild
+    would."""
     then = timezone.now() - timedelta(minutes=minutes)
     OutboxEvent.objects.update(created_at=then, sent_at=then)
+    EventLog.objects.update(occurred_at=then)
+    OrderView.objects.update(created_at=then)
 
 
 class Lossy:
