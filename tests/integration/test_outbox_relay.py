@@ -7,7 +7,8 @@ import functools
 import operator
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
@@ -108,16 +109,16 @@ def test_two_relays_at_once_send_each_event_exactly_once():
     assert outbox.unsent_count() == 0
 
 
-@pytest.mark.postgres
-def test_a_commit_wakes_the_following_relay_at_once():
-    """The insert's NOTIFY wakes it: its timer alone (60 s here) would be far too late."""
-    sent: list[StoredEvent] = []
+@contextmanager
+def following_relay(publish: outbox.Publish, linger: float | None = None) -> Iterator[None]:
+    """A relay following the outbox in a thread (its timer: a minute, far too late to
+    matter), ready and past its first, empty round; stopped on the way out."""
     stop = threading.Event()
     ready = threading.Event()
 
     def run() -> None:
         try:
-            follow(stop, sent.extend, poll=60, reconcile_every=3600, on_ready=ready.set)
+            follow(stop, publish, poll=60, reconcile_every=3600, linger=linger, on_ready=ready.set)
         finally:
             connection.close()
 
@@ -126,14 +127,26 @@ def test_a_commit_wakes_the_following_relay_at_once():
     try:
         assert ready.wait(timeout=10)
         wait_until(lambda: outbox.unsent_count() == 0, what="a first, empty round")
-        for version in (1, 2):
-            with transaction.atomic():
-                outbox.store([events.BatchCreated("LAMP", version, f"b{version}", 1, None)])
-            wait_until(lambda: len(sent) == version, timeout=5, what="the relay to wake")  # noqa: B023
+        yield
     finally:
         stop.set()
         relay.join(timeout=10)
     assert not relay.is_alive()
+
+
+def commit_batch_created(version: int) -> None:
+    with transaction.atomic():
+        outbox.store([events.BatchCreated("LAMP", version, f"b{version}", 1, None)])
+
+
+@pytest.mark.postgres
+def test_a_commit_wakes_the_following_relay_at_once():
+    """The insert's NOTIFY wakes it: its timer alone would be far too late."""
+    sent: list[StoredEvent] = []
+    with following_relay(sent.extend):
+        for version in (1, 2):
+            commit_batch_created(version)
+            wait_until(lambda: len(sent) == version, timeout=5, what="the relay to wake")  # noqa: B023
     assert [s.event.version for s in sent] == [1, 2]
     assert outbox.unsent_count() == 0
 
@@ -143,32 +156,8 @@ def test_commits_while_the_relay_lingers_travel_as_one_batch():
     """Woken by the first commit, the relay waits before claiming: the commits of that
     moment go out in one message, not one each."""
     batches: list[list[int]] = []
-    stop = threading.Event()
-    ready = threading.Event()
-
-    def run() -> None:
-        try:
-            follow(
-                stop,
-                lambda batch: batches.append([s.event.version for s in batch]),
-                poll=60,
-                reconcile_every=3600,
-                linger=1.0,
-                on_ready=ready.set,
-            )
-        finally:
-            connection.close()
-
-    relay = threading.Thread(target=run)
-    relay.start()
-    try:
-        assert ready.wait(timeout=10)
-        wait_until(lambda: outbox.unsent_count() == 0, what="a first, empty round")
+    with following_relay(lambda batch: batches.append([s.event.version for s in batch]), 1.0):
         for version in (1, 2, 3):  # three commits, well within the second it lingers
-            with transaction.atomic():
-                outbox.store([events.BatchCreated("LAMP", version, f"b{version}", 1, None)])
+            commit_batch_created(version)
         wait_until(lambda: outbox.unsent_count() == 0, timeout=10, what="the relay to send")
-    finally:
-        stop.set()
-        relay.join(timeout=10)
     assert batches == [[1, 2, 3]]
