@@ -14,7 +14,9 @@ from allocation.service_layer.unit_of_work import AbstractUnitOfWork
 
 
 class DjangoUnitOfWork(AbstractUnitOfWork):
-    """Owns ``transaction.atomic()``: nothing else on the write side opens transactions.
+    """Owns ``transaction.atomic()``: nothing else on the write side opens transactions,
+    but for one stated exception: a stream message's inbox (``allocation.adapters.inbox``)
+    wraps the Unit of Work, so that the message's position commits with the change.
 
     ``deliver``, when given, hands the stored events over right after the commit (the
     embedded setup, with no relay). Otherwise the outbox rows are all a commit leaves,
