@@ -44,8 +44,11 @@ class EventLog(models.Model):
         ]
         indexes = [
             models.Index(fields=["orderid", "sku", "version"], name="eventlog_by_line"),
-            models.Index(fields=["batchref", "version"], name="eventlog_by_batch"),
+            # A batch's own events (created, quantity changed) without walking its lines'.
+            models.Index(fields=["batchref", "name", "version"], name="eventlog_by_batch"),
             models.Index(fields=["-occurred_at"], name="eventlog_recent"),
+            # A SKU's events of the last days (its page's chart), not its whole history.
+            models.Index(fields=["sku", "occurred_at"], name="eventlog_by_sku_time"),
         ]
         ordering = ["sku", "version"]
 
@@ -83,12 +86,16 @@ class OrderLineView(models.Model):
     qty = models.PositiveIntegerField()
     status = models.CharField(max_length=16, choices=LINE_STATUS_LABELS)
     batchref = models.CharField(max_length=255, null=True, blank=True)
+    # A waiting line's place in its SKU's first-come-first-served queue (the write
+    # side's arrival, carried by OutOfStock): lower comes first. Null unless waiting.
+    arrival = models.PositiveBigIntegerField(null=True, blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["orderid", "sku"], name="one_view_per_line")]
         indexes = [
             models.Index(fields=["batchref", "status"], name="lineview_by_batch"),
-            models.Index(fields=["sku", "status"], name="lineview_by_sku"),
+            # A SKU's lines by status; its waiting lines in queue order (queue positions).
+            models.Index(fields=["sku", "status", "arrival"], name="lineview_by_sku"),
         ]
         ordering = ["orderid", "sku"]
         verbose_name = "order line"

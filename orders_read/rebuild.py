@@ -38,7 +38,8 @@ ORDERS_PER_STATEMENT = 500
 
 
 class CurrentLine(Protocol):
-    """An order line as the write side holds it now; ``batchref`` None: it waits."""
+    """An order line as the write side holds it now; ``batchref`` None: it waits, at
+    ``arrival`` in its SKU's first-come-first-served queue."""
 
     @property
     def orderid(self) -> str: ...
@@ -51,6 +52,9 @@ class CurrentLine(Protocol):
 
     @property
     def batchref(self) -> str | None: ...
+
+    @property
+    def arrival(self) -> int: ...
 
 
 class CurrentBatch(Protocol):
@@ -90,6 +94,7 @@ def rebuild_read_model(source: WriteSide, progress: Progress | None = None) -> i
             qty=line.qty,
             status=LineStatus.ALLOCATED if line.batchref else LineStatus.WAITING,
             batchref=line.batchref,
+            arrival=None if line.batchref else line.arrival,
         )
         for line in source.lines()
     ]

@@ -18,7 +18,9 @@ from orders_read.models import (
 def snapshot() -> dict[str, list[tuple[Any, ...]]]:
     return {
         "lines": sorted(
-            OrderLineView.objects.values_list("orderid", "sku", "qty", "status", "batchref")
+            OrderLineView.objects.values_list(
+                "orderid", "sku", "qty", "status", "batchref", "arrival"
+            )
         ),
         "batches": sorted(
             BatchView.objects.values_list("reference", "sku", "eta", "purchased", "allocated")

@@ -73,6 +73,7 @@ class CurrentLine(NamedTuple):
     sku: str
     qty: int
     batchref: str | None
+    arrival: int
 
 
 class CurrentBatch(NamedTuple):
@@ -88,7 +89,7 @@ class WriteSideState:
 
     def lines(self) -> Iterator[CurrentLine]:
         rows = OrderLineRecord.objects.values_list(
-            "orderid", "product_id", "qty", "batch__reference"
+            "orderid", "product_id", "qty", "batch__reference", "arrival"
         )
         return (CurrentLine(*row) for row in rows.iterator(chunk_size=2000))
 

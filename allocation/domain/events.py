@@ -90,7 +90,12 @@ class LineEvent(Event):
 
 @dataclass(frozen=True)
 class Allocated(LineEvent):
+    """The line is placed in a batch. ``arrival``: its place in the first-come-first-served
+    queue (see ``OutOfStock``); equal to ``version`` when the line was placed on arrival,
+    earlier when it waited or was moved. None in events stored before it was recorded."""
+
     batchref: str
+    arrival: int | None = None
 
     def describe(self) -> str:
         return f"{self.qty} x {self.sku} allocated to batch {self.batchref}"
@@ -108,7 +113,15 @@ class Deallocated(LineEvent):
 
 @dataclass(frozen=True)
 class OutOfStock(LineEvent):
-    """No batch could take the line: it now waits (a backorder) until stock arrives."""
+    """No batch could take the line: it now waits (a backorder) until stock arrives.
+
+    ``arrival`` is the line's place in the product's first-come-first-served queue (the
+    version at which it first reached the product): a line evicted by a shrinking batch
+    keeps its original place, which the event's own version would not tell. None in
+    events stored before it was recorded.
+    """
+
+    arrival: int | None = None
 
     def describe(self) -> str:
         return f"{self.qty} x {self.sku} waiting for stock"

@@ -269,7 +269,13 @@ class Product:
 
     def _place(self, line: OrderLine, batch: Batch, arrival: int) -> Allocation:
         batch.allocated_quantity += line.qty
-        self._record(events.Allocated, orderid=line.orderid, qty=line.qty, batchref=batch.reference)
+        self._record(
+            events.Allocated,
+            orderid=line.orderid,
+            qty=line.qty,
+            batchref=batch.reference,
+            arrival=arrival,
+        )
         allocation = Allocation(line, batch.reference, arrival, self.version_number)
         self._allocations[line.orderid] = allocation
         self._changed_lines.add(line.orderid)
@@ -292,7 +298,7 @@ class Product:
         self._backorders.append(Backorder(line, arrival))
         self._backorders.sort(key=lambda b: b.arrival)
         self._changed_lines.add(line.orderid)
-        self._record(events.OutOfStock, orderid=line.orderid, qty=line.qty)
+        self._record(events.OutOfStock, orderid=line.orderid, qty=line.qty, arrival=arrival)
 
     def _allocate_waiting_lines(self, evicted: Iterable[Allocation] = ()) -> None:
         """First fit in arrival order over backorders and just-evicted lines.

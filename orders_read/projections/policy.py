@@ -2,7 +2,8 @@
 
 The projection's rulebook, in plain Python (no Django, no SQL): for an event, the
 rows it touches (its line, batch, order and SKU, by key) and, for an event about an
-order line, the line's status after it. ``recorder`` turns that into SQL. A new event
+order line, the line's status and place in the queue after it. ``recorder`` turns that
+into SQL. A new event
 class needs a rule here; a unit test fails until it has one.
 
 What this cannot say statically the recorder finds in the read model: the batches a
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Protocol, cast
+from typing import Any, Protocol, cast
 
 from allocation.domain import events
 from orders_read.rules import LineStatus
@@ -94,6 +95,21 @@ def line_status_after(event_type: type[events.Event]) -> LineStatus | None:
     if not isinstance(rule, AboutLine):
         raise NoRule(f"{event_type.__name__} is not about an order line")
     return rule.after
+
+
+def queue_arrival(
+    event_type: type[events.Event], payload: Mapping[str, Any], version: int
+) -> int | None:
+    """A line's place in its SKU's first-come-first-served queue after an event about
+    it: the arrival its OutOfStock carries; None once it is not waiting.
+
+    An OutOfStock stored before events carried the arrival has the event's own version
+    instead, which is the line's arrival unless a shrinking batch had evicted it.
+    """
+    if line_status_after(event_type) != LineStatus.WAITING:
+        return None
+    arrival = payload.get("arrival")
+    return version if arrival is None else int(arrival)
 
 
 BATCH_EVENTS = tuple(cls for cls, rule in RULES.items() if isinstance(rule, AboutBatch))

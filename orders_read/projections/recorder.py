@@ -142,8 +142,9 @@ class Moves:
 
 
 NEWEST_WITH_ROW = (
-    "SELECT n.orderid, n.sku, n.name, n.batchref, n.payload, l.status, l.batchref, l.qty"
-    " FROM (SELECT orderid, sku, name, batchref, payload FROM {log}"
+    "SELECT n.orderid, n.sku, n.name, n.version, n.batchref, n.payload,"
+    " l.status, l.batchref, l.qty, l.arrival"
+    " FROM (SELECT orderid, sku, name, version, batchref, payload FROM {log}"
     " WHERE orderid = %s AND sku = %s ORDER BY version DESC LIMIT 1) n"
     " LEFT JOIN {line} l ON l.orderid = n.orderid AND l.sku = n.sku"
 )
@@ -167,8 +168,10 @@ def refresh_lines(db: str, lines: Sequence[tuple[str, str]]) -> Moves:
     )
     written: list[Any] = []
     deleted: list[str] = []
-    for orderid, sku, name, batchref, payload, status_before, batch_before, qty_before in found:
-        status = policy.line_status_after(events.Event.registry[name])
+    for orderid, sku, name, version, batchref, payload, *before in found:
+        status_before, batch_before, qty_before, arrival_before = before
+        event_type = events.Event.registry[name]
+        status = policy.line_status_after(event_type)
         qty, after = 0, None
         if status is None:
             if status_before is None:
@@ -176,21 +179,25 @@ def refresh_lines(db: str, lines: Sequence[tuple[str, str]]) -> Moves:
             deleted += [orderid, sku]
             moves.removed = True
         else:
-            qty = (json.loads(payload) if isinstance(payload, str | bytes) else payload)["qty"]
+            fields = json.loads(payload) if isinstance(payload, str | bytes) else payload
+            qty = fields["qty"]
             after = batchref if status == LineStatus.ALLOCATED else None
-            if (status_before, batch_before, qty_before) == (status.value, after, qty):
+            arrival = policy.queue_arrival(event_type, fields, version)
+            row = (status.value, after, qty, arrival)
+            if (status_before, batch_before, qty_before, arrival_before) == row:
                 continue  # a redelivery: nothing moves
-            written += [orderid, sku, qty, status.value, after]
+            written += [orderid, sku, qty, status.value, after, arrival]
             moves.add(sku, status.value, after, qty)
         if status_before is not None:
             moves.add(sku, status_before, batch_before, -qty_before)
     if written:
         run(
             db,
-            "INSERT INTO {line} (orderid, sku, qty, status, batchref) VALUES "
-            + ", ".join(["(%s, %s, %s, %s, %s)"] * (len(written) // 5))
+            "INSERT INTO {line} (orderid, sku, qty, status, batchref, arrival) VALUES "
+            + ", ".join(["(%s, %s, %s, %s, %s, %s)"] * (len(written) // 6))
             + " ON CONFLICT (orderid, sku) DO UPDATE SET qty = excluded.qty,"
-            " status = excluded.status, batchref = excluded.batchref",
+            " status = excluded.status, batchref = excluded.batchref,"
+            " arrival = excluded.arrival",
             written,
         )
     if deleted:

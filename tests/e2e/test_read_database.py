@@ -75,7 +75,8 @@ def read_rows(url: str) -> dict[str, list[tuple]]:
     with psycopg.connect(url) as conn:
         return {
             "lines": sorted(conn.execute(
-                "SELECT orderid, sku, qty, status, batchref FROM orders_read_orderlineview")),
+                "SELECT orderid, sku, qty, status, batchref, arrival"
+                " FROM orders_read_orderlineview")),
             "stock": sorted(conn.execute(
                 "SELECT sku, purchased, allocated, available, waiting FROM orders_read_skustock")),
             "events": sorted(conn.execute("SELECT sku, version, name FROM orders_read_eventlog")),

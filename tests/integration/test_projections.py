@@ -149,7 +149,7 @@ def scenario(transactional_db, bus):
 def test_rebuild_equals_the_incremental_read_model(scenario):
     incremental = snapshot()
     assert incremental["lines"]  # the scenario left something to compare
-    assert {status for *_, status, _ in incremental["lines"]} == {"allocated"}
+    assert {status for *_, status, _, _ in incremental["lines"]} == {"allocated"}
 
     call_command("rebuild_read_model")
     assert snapshot() == incremental
@@ -188,7 +188,7 @@ def test_rebuild_reproduces_waiting_lines(transactional_db, bus):
     bus.handle(commands.CreateBatch("b1", "LAMP", 1))
     bus.handle(commands.Allocate("o1", "LAMP", 5))
     incremental = snapshot()
-    assert incremental["lines"] == [("o1", "LAMP", 5, "waiting", None)]
+    assert incremental["lines"] == [("o1", "LAMP", 5, "waiting", None, 2)]
     assert incremental["stock"][0][4] == 5  # waiting demand per SKU
 
     rebuild_read_model()

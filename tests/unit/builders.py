@@ -85,16 +85,31 @@ def batch_quantity_changed(ref: str, qty: int, version: int) -> events.BatchQuan
     return events.BatchQuantityChanged(sku=SKU, version=version, ref=ref, qty=qty)
 
 
-def allocated(orderid: str, qty: int, batchref: str, version: int) -> events.Allocated:
-    return events.Allocated(sku=SKU, version=version, orderid=orderid, qty=qty, batchref=batchref)
+def allocated(
+    orderid: str, qty: int, batchref: str, version: int, arrival: int | None = None
+) -> events.Allocated:
+    """The line is placed; ``arrival`` its place in the queue: by default it arrived now."""
+    return events.Allocated(
+        sku=SKU,
+        version=version,
+        orderid=orderid,
+        qty=qty,
+        batchref=batchref,
+        arrival=arrival or version,
+    )
 
 
 def deallocated(orderid: str, qty: int, batchref: str, version: int) -> events.Deallocated:
     return events.Deallocated(sku=SKU, version=version, orderid=orderid, qty=qty, batchref=batchref)
 
 
-def out_of_stock(orderid: str, qty: int, version: int) -> events.OutOfStock:
-    return events.OutOfStock(sku=SKU, version=version, orderid=orderid, qty=qty)
+def out_of_stock(
+    orderid: str, qty: int, version: int, arrival: int | None = None
+) -> events.OutOfStock:
+    """The line waits; ``arrival`` its place in the queue: by default it arrived now."""
+    return events.OutOfStock(
+        sku=SKU, version=version, orderid=orderid, qty=qty, arrival=arrival or version
+    )
 
 
 def backorder_cancelled(orderid: str, qty: int, version: int) -> events.BackorderCancelled:

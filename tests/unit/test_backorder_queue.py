@@ -85,7 +85,7 @@ def test_served_lines_raise_the_normal_allocated_event():
     prod = product()
     prod.allocate(line("o1", 4))
     prod.add_batch("b1", 4)
-    assert prod.events[-1] == allocated("o1", 4, "b1", version=3)
+    assert prod.events[-1] == allocated("o1", 4, "b1", version=3, arrival=1)
     assert prod.line_state("o1") == Allocation(line("o1", 4), "b1", arrival=1, sequence=3)
     assert prod.backorders == []
 

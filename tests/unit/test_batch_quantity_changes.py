@@ -28,8 +28,8 @@ def test_shrinking_evicts_the_latest_allocated_first_until_it_fits():
         batch_quantity_changed("b1", 5, version=4),
         deallocated("o3", 3, "b1", version=5),
         deallocated("o2", 3, "b1", version=6),
-        out_of_stock("o2", 3, version=7),
-        out_of_stock("o3", 3, version=8),
+        out_of_stock("o2", 3, version=7, arrival=2),  # their places in the queue kept
+        out_of_stock("o3", 3, version=8, arrival=3),
     ]
     assert get_batch(prod, "b1").purchased_quantity == 5
     assert get_batch(prod, "b1").allocated_quantity == 3
@@ -81,7 +81,7 @@ def test_evicted_lines_are_reallocated_to_another_batch():
     assert prod.events[2:] == [
         batch_quantity_changed("warehouse", 5, version=3),
         deallocated("o2", 4, "warehouse", version=4),
-        allocated("o2", 4, "shipment", version=5),
+        allocated("o2", 4, "shipment", version=5, arrival=2),
     ]
     assert quantities(prod) == {"warehouse": 4, "shipment": 4}
     assert prod.line_state("o2") == Allocation(line("o2", 4), "shipment", arrival=2, sequence=5)
@@ -92,7 +92,10 @@ def test_evicted_lines_that_fit_nowhere_wait():
     prod = product(("b1", 10))
     prod.allocate(line("o1", 6))
     prod.change_batch_quantity("b1", 5)
-    assert prod.events[-2:] == [deallocated("o1", 6, "b1", version=3), out_of_stock("o1", 6, 4)]
+    assert prod.events[-2:] == [
+        deallocated("o1", 6, "b1", version=3),
+        out_of_stock("o1", 6, 4, arrival=1),
+    ]
     assert prod.backorders == [Backorder(line("o1", 6), arrival=1)]
     assert get_batch(prod, "b1").allocated_quantity == 0
 

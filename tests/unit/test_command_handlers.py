@@ -78,8 +78,12 @@ def test_allocate_events_reach_the_outbox_once(bus_with_fakes, fake_uow):
     bus_with_fakes.handle(commands.Allocate("o1", "COMPLICATED-LAMP", 10))
     bus_with_fakes.handle(commands.Allocate("o2", "COMPLICATED-LAMP", 5))
     assert fake_uow.published[1:] == [
-        events.Allocated(sku="COMPLICATED-LAMP", version=2, orderid="o1", qty=10, batchref="b1"),
-        events.Allocated(sku="COMPLICATED-LAMP", version=3, orderid="o2", qty=5, batchref="b1"),
+        events.Allocated(
+            sku="COMPLICATED-LAMP", version=2, orderid="o1", qty=10, batchref="b1", arrival=2
+        ),
+        events.Allocated(
+            sku="COMPLICATED-LAMP", version=3, orderid="o2", qty=5, batchref="b1", arrival=3
+        ),
     ]
     assert fake_uow.products.get("COMPLICATED-LAMP").events == []
 
@@ -97,7 +101,7 @@ def test_allocate_out_of_stock_returns_none_and_commits_the_wait(bus_with_fakes,
     bus_with_fakes.handle(commands.CreateBatch("b1", "POPULAR-CURTAINS", 9, None))
     assert bus_with_fakes.handle(commands.Allocate("o1", "POPULAR-CURTAINS", 10)) is None
     assert fake_uow.published[-1] == events.OutOfStock(
-        sku="POPULAR-CURTAINS", version=2, orderid="o1", qty=10
+        sku="POPULAR-CURTAINS", version=2, orderid="o1", qty=10, arrival=2
     )
     assert [b.line.orderid for b in fake_uow.products.get("POPULAR-CURTAINS").backorders] == ["o1"]
 
@@ -116,7 +120,7 @@ def test_stock_arriving_serves_a_waiting_line(bus_with_fakes, fake_uow):
     bus_with_fakes.handle(commands.Allocate("o1", "LAMP", 5))
     bus_with_fakes.handle(commands.CreateBatch("b2", "LAMP", 5, LATER))
     assert fake_uow.published[-1] == events.Allocated(
-        sku="LAMP", version=4, orderid="o1", qty=5, batchref="b2"
+        sku="LAMP", version=4, orderid="o1", qty=5, batchref="b2", arrival=2
     )
 
 
@@ -179,7 +183,9 @@ def test_change_batch_quantity_reallocates_if_necessary(bus_with_fakes, fake_uow
     assert fake_uow.published[4:] == [
         events.BatchQuantityChanged(sku="INDIFFERENT-TABLE", version=5, ref="b1", qty=25),
         events.Deallocated(sku="INDIFFERENT-TABLE", version=6, orderid="o2", qty=20, batchref="b1"),
-        events.Allocated(sku="INDIFFERENT-TABLE", version=7, orderid="o2", qty=20, batchref="b2"),
+        events.Allocated(
+            sku="INDIFFERENT-TABLE", version=7, orderid="o2", qty=20, batchref="b2", arrival=4
+        ),
     ]
 
 

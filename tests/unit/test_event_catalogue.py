@@ -24,9 +24,9 @@ CONCRETE = sorted(
 EXAMPLES: dict[type[events.Event], events.Event] = {
     events.BatchCreated: events.BatchCreated("LAMP", 1, "b1", 10, None),
     events.BatchQuantityChanged: events.BatchQuantityChanged("LAMP", 2, "b1", 5),
-    events.Allocated: events.Allocated("LAMP", 3, "o1", 2, "b1"),
+    events.Allocated: events.Allocated("LAMP", 3, "o1", 2, "b1", arrival=3),
     events.Deallocated: events.Deallocated("LAMP", 4, "o1", 2, "b1"),
-    events.OutOfStock: events.OutOfStock("LAMP", 5, "o2", 9),
+    events.OutOfStock: events.OutOfStock("LAMP", 5, "o2", 9, arrival=5),
     events.BackorderCancelled: events.BackorderCancelled("LAMP", 6, "o2", 9),
 }
 

@@ -363,9 +363,9 @@ EVERY_EVENT = [
     events.BatchCreated(sku="LAMP", version=1, ref="b1", qty=5, eta=date(2024, 6, 30)),
     events.BatchCreated(sku="LAMP", version=2, ref="b2", qty=5, eta=None),
     events.BatchQuantityChanged(sku="LAMP", version=3, ref="b1", qty=0),
-    events.Allocated(sku="LAMP", version=4, orderid="o1", qty=2, batchref="b1"),
+    events.Allocated(sku="LAMP", version=4, orderid="o1", qty=2, batchref="b1", arrival=4),
     events.Deallocated(sku="LAMP", version=5, orderid="o1", qty=2, batchref="b1"),
-    events.OutOfStock(sku="LAMP", version=6, orderid="o2", qty=9),
+    events.OutOfStock(sku="LAMP", version=6, orderid="o2", qty=9, arrival=4),
     events.BackorderCancelled(sku="LAMP", version=7, orderid="o2", qty=9),
 ]
 
@@ -404,6 +404,7 @@ def test_to_dict_holds_every_field_and_dates_as_iso_strings():
         "orderid": "o1",
         "qty": 2,
         "batchref": "b1",
+        "arrival": 4,
     }
 
 
@@ -413,6 +414,18 @@ def test_from_dict_restores_dates():
     )
     assert isinstance(restored, events.BatchCreated)
     assert restored.eta == date(2024, 6, 30)
+
+
+def test_events_stored_before_they_carried_the_arrival_still_read():
+    """Outbox rows and logged events from before the field: the read side falls back."""
+    stored = {"sku": "LAMP", "version": 6, "orderid": "o2", "qty": 9}
+    assert events.Event.from_dict("OutOfStock", stored) == events.OutOfStock(
+        sku="LAMP", version=6, orderid="o2", qty=9, arrival=None
+    )
+    allocated = events.Event.from_dict("Allocated", {**stored, "batchref": "b1"})
+    assert allocated == events.Allocated(
+        sku="LAMP", version=6, orderid="o2", qty=9, batchref="b1", arrival=None
+    )
 
 
 def test_from_dict_ignores_unknown_keys():

@@ -116,8 +116,8 @@ def test_shrinking_evicts_stored_allocations_fetched_from_the_batch():
         batch_quantity_changed("b1", 4, version=21),
         deallocated("o2", 3, "b1", version=22),
         deallocated("o3", 3, "b1", version=23),
-        allocated("o2", 3, "b2", version=24),  # arrival 3 before arrival 4
-        allocated("o3", 3, "b2", version=25),
+        allocated("o2", 3, "b2", version=24, arrival=3),  # arrival 3 before arrival 4
+        allocated("o3", 3, "b2", version=25, arrival=4),
     ]
     assert quantities(prod) == {"b1": 3, "b2": 9}
     assert ("in_batch", "b1") in lookup.calls
