@@ -107,13 +107,16 @@ def _api_read(orderid: str, writes: WritePositions) -> tuple[list[ApiLine], bool
 
 PAGE_READ = (
     "SELECT l.orderid, l.sku, l.qty, l.status, l.batchref, b.reference, b.eta,"
-    " s.status, s.waiting_lines, s.expected_ship_date, {caught_up}"
+    " s.status, s.waiting_lines, s.expected_ship_date,"
+    " CASE WHEN l.status = %s THEN 1 + (SELECT COUNT(*) FROM {line} q"
+    "  WHERE q.sku = l.sku AND q.status = %s AND q.arrival < l.arrival) END, {caught_up}"
     " FROM {line} l LEFT JOIN {order} s ON s.orderid = l.orderid"
     " LEFT JOIN {batch} b ON b.reference = l.batchref"
     " WHERE l.orderid = %s ORDER BY l.sku"
 )
-"""The order page's lines, each with its batch (if the read model knows it yet) and
-its order's summary, and the read-your-writes check as ``caught_up``."""
+"""The order page's lines, each with its batch (if the read model knows it yet), its
+place in its SKU's queue if it waits (counted on the lines' ``(sku, status, arrival)``
+index), its order's summary, and the read-your-writes check as ``caught_up``."""
 
 HISTORY = "SELECT * FROM {log} WHERE orderid = %s ORDER BY occurred_at, id"
 
@@ -131,12 +134,16 @@ class PageLine(NamedTuple):
     order_status: str | None
     order_waiting_lines: int | None
     order_ships_on: date | None
+    queue_position: int | None
     caught_up: bool
 
 
 @dataclass(frozen=True)
 class OrderLineDetail:
+    """A line of the order page; if it waits, since when (its newest event's time)."""
+
     line: PageLine
+    waiting_since: datetime | None = None
 
     @property
     def waiting(self) -> bool:
@@ -186,13 +193,15 @@ def order_detail(orderid: str, writes: WritePositions) -> tuple[OrderDetail | No
     API's reads (the page shows a few columns of three tables: building the ORM's
     three-table query and its instances tripled the selector's time); the history
     through ``raw()``, whose events need the fields' conversions (JSON, aware times).
+    A waiting line has waited since its newest event, which the history holds.
     """
     db = read_db()
+    waiting = LineStatus.WAITING.value
 
     def read(check: freshness.Check) -> list[PageLine]:
         with connections[db].cursor() as cursor:
             sql = statement(db, PAGE_READ, caught_up=check.column())
-            cursor.execute(sql, [*check.params, orderid])
+            cursor.execute(sql, [waiting, waiting, *check.params, orderid])
             return [PageLine(*row) for row in cursor.fetchall()]
 
     lines, fresh = freshness.order_rows(orderid, writes, read)
@@ -205,10 +214,14 @@ def order_detail(orderid: str, writes: WritePositions) -> tuple[OrderDetail | No
         summary = OrderSummary(
             OrderStatus(first.order_status), first.order_waiting_lines or 0, first.order_ships_on
         )
+    newest = {entry.sku: entry.occurred_at for entry in history}  # in write order per SKU
     detail = OrderDetail(
         orderid=orderid,
         summary=summary,
-        lines=[OrderLineDetail(line) for line in lines],
+        lines=[
+            OrderLineDetail(line, newest.get(line.sku) if line.status == waiting else None)
+            for line in lines
+        ],
         history=history,
     )
     return detail, fresh

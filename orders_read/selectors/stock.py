@@ -4,10 +4,29 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
 
-from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery, Window
-from django.db.models.functions import RowNumber
+from django.db.models import (
+    BigIntegerField,
+    Case,
+    Count,
+    F,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+    When,
+    Window,
+)
+from django.db.models.fields.json import KT
+from django.db.models.functions import Cast, Coalesce, RowNumber, TruncDate
+from django.db.models.lookups import Exact
+from django.utils import timezone
 
+from allocation.domain import events
 from orders_read import freshness
 from orders_read.freshness import WritePositions
 from orders_read.models import BatchView, EventLog, OrderLineView, OrderView, SkuStock
@@ -61,19 +80,31 @@ class BatchOrders:
 
 
 @dataclass(frozen=True)
+class WaitingLine:
+    """A line waiting for stock: ``position`` in its SKU's queue (1 comes first: the
+    allocation serves waiting lines first come, first served), waiting ``since`` when."""
+
+    line: OrderLineView
+    position: int
+    since: datetime
+
+
+@dataclass(frozen=True)
 class SkuDetail:
     sku: str
     stock: SkuStock | None
     batches: list[BatchOrders]
-    waiting: list[OrderLineView]
+    waiting: list[WaitingLine]
     waiting_count: int
     history: list[EventLog]
+    days: list[DayStock]
 
 
 def sku_detail(
     sku: str, writes: WritePositions, lines_per_batch: int = 20, waiting: int = 50
 ) -> tuple[SkuDetail | None, bool]:
-    """Warehouse batches first, then shipments by eta, as the allocation prefers them.
+    """Warehouse batches first, then shipments by eta, as the allocation prefers them;
+    the first ``waiting`` lines of the queue; the last ``HISTORY_DAYS`` days of stock.
 
     None for a SKU the read model does not know; and whether it holds every write.
     """
@@ -93,17 +124,134 @@ def sku_detail(
     for line in first_lines.order_by("batchref", "orderid"):
         served.setdefault(line.batchref or "", []).append(line)
     waiting_lines = OrderLineView.objects.filter(sku=sku, status=LineStatus.WAITING)
+    first_waiting = waiting_lines.annotate(since=_waiting_since()).order_by(*QUEUE_ORDER)
     detail = SkuDetail(
         sku=sku,
         stock=stock_row,
         batches=[
             BatchOrders(b, served.get(b.reference, []), counts.get(b.reference, 0)) for b in batches
         ],
-        waiting=list(waiting_lines.order_by("id")[:waiting]),
+        waiting=[
+            WaitingLine(line, position, line.since)
+            for position, line in enumerate(first_waiting[:waiting], start=1)
+        ],
         waiting_count=waiting_lines.count(),
         history=list(EventLog.objects.filter(sku=sku).order_by("-version")[:20]),
+        days=stock_by_day(sku, stock_row),
     )
     return detail, fresh
+
+
+QUEUE_ORDER = (F("arrival").asc(nulls_last=True), F("id").asc())
+"""The waiting lines of a SKU in the order the allocation serves them."""
+
+
+def _waiting_since() -> Subquery:
+    """A line's newest logged event's time: for a waiting line, when it began to wait."""
+    newest = EventLog.objects.filter(orderid=OuterRef("orderid"), sku=OuterRef("sku"))
+    return Subquery(newest.order_by("-version").values("occurred_at")[:1])
+
+
+HISTORY_DAYS = 30
+
+
+@dataclass(frozen=True)
+class DayStock:
+    """A SKU's stock at the end of a day (the site's time zone): units available, and
+    units demanded by lines waiting for stock."""
+
+    day: date
+    available: int
+    waiting: int
+
+
+def stock_by_day(
+    sku: str, now: SkuStock | None, days: int = HISTORY_DAYS, today: date | None = None
+) -> list[DayStock]:
+    """The last ``days`` days of the SKU's stock, oldest first, ending with ``now``.
+
+    Worked backwards from the stock row as it is: each day's end is the next day's end
+    minus what that next day's events changed. So one statement reads only the events
+    of those days (by the log's ``(sku, occurred_at)`` index), summed per day, never
+    the SKU's whole history. What an event changed (``_STOCK_MOVES``) may depend on the
+    event before it about the same line or batch, which that statement looks up by index
+    (``_moves``).
+    """
+    today = today or timezone.localdate()
+    first = today - timedelta(days=days - 1)
+    start = timezone.make_aware(datetime.combine(first, time.min))
+    moves = _moves()
+    moved = {
+        day: (available, waiting)
+        for day, available, waiting in EventLog.objects.filter(sku=sku, occurred_at__gte=start)
+        .annotate(day=TruncDate("occurred_at", tzinfo=timezone.get_current_timezone()))
+        .values("day")
+        .annotate(
+            available=Coalesce(Sum(moves["available"]), 0),  # 0: no event it can read
+            waiting=Coalesce(Sum(moves["waiting"]), 0),
+        )
+        .order_by()
+        .values_list("day", "available", "waiting")
+    }
+    available, waiting = (now.available, now.waiting) if now else (0, 0)
+    later = [(a, w) for day, (a, w) in moved.items() if day > today]  # clocks ahead
+    available -= sum(a for a, _ in later)
+    waiting -= sum(w for _, w in later)
+    series = []
+    for back in range(days):
+        day = today - timedelta(days=back)
+        series.append(DayStock(day, available, waiting))
+        day_available, day_waiting = moved.get(day, (0, 0))
+        available -= day_available
+        waiting -= day_waiting
+    return series[::-1]
+
+
+def _moves() -> dict[str, Case]:
+    """How each event moved its SKU's available units and waiting demand.
+
+    A batch's quantity change moves availability by the difference with the batch's
+    previous quantity (its previous batch event); an allocation lowers waiting demand
+    only if the line was waiting (its previous event was an OutOfStock), which a line
+    placed on arrival (most of them: its ``arrival`` is the event's version) was not.
+    Evictions are a Deallocated then an Allocated or OutOfStock: each moves its share.
+    """
+
+    def qty() -> Cast:
+        return Cast(KT("payload__qty"), IntegerField())
+
+    def name(event_type: type[events.Event]) -> str:
+        return event_type.__name__
+
+    before = EventLog.objects.filter(version__lt=OuterRef("version")).order_by("-version")
+    batch_events = [name(events.BatchCreated), name(events.BatchQuantityChanged)]
+    batch_before = before.filter(batchref=OuterRef("batchref"), name__in=batch_events)
+    qty_before = Coalesce(Subquery(batch_before.values(q=qty())[:1]), 0)
+    line_before = before.filter(orderid=OuterRef("orderid"), sku=OuterRef("sku"))
+    placed_on_arrival = Exact(Cast(KT("payload__arrival"), BigIntegerField()), F("version"))
+    was_waiting = Exact(Subquery(line_before.values("name")[:1]), name(events.OutOfStock))
+    return {
+        "available": Case(
+            When(name=name(events.BatchCreated), then=qty()),
+            When(name=name(events.BatchQuantityChanged), then=qty() - qty_before),
+            When(name=name(events.Allocated), then=-qty()),
+            When(name=name(events.Deallocated), then=qty()),
+            default=Value(0),
+        ),
+        "waiting": Case(
+            When(name=name(events.OutOfStock), then=qty()),
+            When(name=name(events.BackorderCancelled), then=-qty()),
+            When(
+                name=name(events.Allocated),
+                then=Case(
+                    When(placed_on_arrival, then=Value(0)),  # most: no look-up
+                    When(was_waiting, then=-qty()),
+                    default=Value(0),
+                ),
+            ),
+            default=Value(0),
+        ),
+    }
 
 
 def sku_of_batch(ref: str, writes: WritePositions) -> str | None:

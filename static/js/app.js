@@ -44,10 +44,113 @@ function addLines() {
   });
 }
 
+// A page's live region (read_views.live_page) refreshes itself while the page is open:
+// every few seconds, while the tab is visible, the page's own URL is asked for the region
+// alone with the ETag of what is shown. 304: nothing changed, nothing is touched. 200:
+// the region's content is replaced in one go (no reload, no flicker). A region holding
+// the keyboard focus is left alone until the focus leaves it (replacing it would drop
+// the focus). The note above the page says how old the numbers are; a polite status
+// says "updated" only when they changed, at most once a minute.
+const LIVE_EVERY_MS = 5000;
+const LIVE_ANNOUNCE_EVERY_MS = 60000;
+
+function liveRegion() {
+  const region = document.querySelector("[data-live]");
+  const note = document.querySelector("[data-live-note]");
+  if (!region || !note) return;
+  const age = note.querySelector("[data-live-age]");
+  const announce = note.querySelector("[data-live-announce]");
+  let etag = region.dataset.liveEtag;
+  let shownAt = Date.now();
+  let lastAnnounced = 0;
+  let problem = "";
+  let stopped = false;
+  let asking = false;
+
+  function fragmentUrl() {
+    const url = new URL(window.location.href);
+    url.hash = "";
+    url.searchParams.set("fragment", region.dataset.live);
+    return url;
+  }
+
+  function seconds(ms) {
+    const s = Math.max(0, Math.round(ms / 1000));
+    return s < 60 ? `${s} s` : `${Math.floor(s / 60)} min`;
+  }
+
+  function showAge() {
+    const since = Date.now() - shownAt;
+    if (stopped) {
+      age.textContent = "Not updating any more: reload the page.";
+    } else if (problem) {
+      age.textContent = `Updated ${seconds(since)} ago; ${problem}, trying again.`;
+    } else {
+      age.textContent = since < 5000 ? "Updated just now" : `Updated ${seconds(since)} ago`;
+    }
+    note.classList.toggle("failing", Boolean(problem));
+  }
+
+  function swap(html) {
+    const template = document.createElement("template");
+    template.innerHTML = html;
+    region.replaceChildren(template.content);
+    if (Date.now() - lastAnnounced >= LIVE_ANNOUNCE_EVERY_MS) {
+      lastAnnounced = Date.now();
+      announce.textContent = "";
+      announce.textContent = "The numbers on this page were updated.";
+    }
+  }
+
+  async function refresh() {
+    if (stopped || asking || document.hidden) return;
+    asking = true;
+    try {
+      const response = await fetch(fragmentUrl(), {
+        headers: { "If-None-Match": etag, Accept: "text/html" },
+        cache: "no-store",
+        credentials: "same-origin",
+      });
+      if (response.status === 304) {
+        shownAt = Date.now();
+        problem = "";
+      } else if (response.ok && response.headers.get("X-Live-Region") === region.dataset.live) {
+        const html = await response.text();
+        if (!region.contains(document.activeElement)) {
+          swap(html);
+          etag = response.headers.get("ETag") || etag;
+          shownAt = Date.now();
+        }
+        problem = "";
+      } else if (response.status >= 500) {
+        problem = "the server did not answer";
+      } else {
+        // Logged out, or the page is gone: a plain page now, until it is reloaded.
+        problem = "stopped";
+        stopped = true;
+      }
+    } catch {
+      problem = "no connection";
+    } finally {
+      asking = false;
+      showAge();
+    }
+  }
+
+  note.hidden = false;
+  showAge();
+  window.setInterval(refresh, LIVE_EVERY_MS);
+  window.setInterval(showAge, 1000);
+  document.addEventListener("visibilitychange", () => {
+    if (!document.hidden) refresh();
+  });
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   foldNavigation();
   focusFirstProblem();
   addLines();
+  liveRegion();
 });
 
 // The batch import's preview: send the checked rows in slices and show the progress.

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import Permission
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
 from tests.browser.support import (
     CHROMIUM,
@@ -48,6 +48,15 @@ def page(browser: Browser) -> Iterator[Page]:
     context.set_default_timeout(10_000)
     yield context.new_page()
     context.close()
+
+
+@pytest.fixture
+def contexts(browser: Browser) -> Iterator[list[BrowserContext]]:
+    """The test's browser contexts (``support.open_page``), closed after it."""
+    opened: list[BrowserContext] = []
+    yield opened
+    for context in opened:
+        context.close()
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from playwright.sync_api import Page, ViewportSize
+from playwright.sync_api import Browser, BrowserContext, Page, ViewportSize
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -23,6 +23,17 @@ PHONE = ViewportSize(width=390, height=844)
 COMMAND_CODENAMES = ["create_batch", "allocate_line", "change_batch_quantity", "deallocate_line"]
 
 SERIOUS = ("serious", "critical")
+
+
+def open_page(
+    contexts: list[BrowserContext], browser: Browser, phone: bool = False, bypass_csp: bool = True
+) -> Page:
+    """A page in a context of its own (kept in ``contexts``, the fixture that closes
+    them); the CSP bypassed unless asked, so that axe-core can be injected."""
+    context = browser.new_context(viewport=PHONE if phone else DESKTOP, bypass_csp=bypass_csp)
+    context.set_default_timeout(10_000)
+    contexts.append(context)
+    return context.new_page()
 
 
 def log_in(page: Page, base: str | None = None, username: str = "carla") -> None:

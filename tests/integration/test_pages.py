@@ -67,11 +67,25 @@ def build_read_model() -> None:
         for sku in order_skus:
             batchref = None if waiting else f"{sku}-{'WH' if n % 3 else 'SHIP'}"
             status = LineStatus.WAITING if waiting else LineStatus.ALLOCATED
-            lines.append(
-                OrderLineView(orderid=orderid, sku=sku, qty=1, status=status, batchref=batchref)
-            )
             versions[sku] += 1
-            payload = {"sku": sku, "orderid": orderid, "qty": 1, "batchref": batchref}
+            arrival = versions[sku]
+            lines.append(
+                OrderLineView(
+                    orderid=orderid,
+                    sku=sku,
+                    qty=1,
+                    status=status,
+                    batchref=batchref,
+                    arrival=arrival if waiting else None,
+                )
+            )
+            payload = {
+                "sku": sku,
+                "orderid": orderid,
+                "qty": 1,
+                "batchref": batchref,
+                "arrival": arrival,
+            }
             name = "OutOfStock" if waiting else "Allocated"
             log.append(
                 EventLog(
@@ -146,6 +160,10 @@ PAGES = [
     "/batches/change-quantity/?ref=SKU-000-WH",
     "/place-order/",
     "/deallocate/?orderid=order-0001&sku=SKU-001",
+    "/?fragment=dashboard",
+    "/stock/?show=short&sort=-waiting&fragment=stock",
+    f"/stock/{sku_name(0)}/?fragment=sku",
+    "/orders/order-0000/?fragment=order",
 ]
 
 
