@@ -4,11 +4,12 @@ Detail pages wait (bounded) for the projection to catch up with what was written
 their order or SKU, so a user redirected here after a command sees its result; when
 the wait times out they say so and refresh themselves (``stale``).
 
-Each page has one live region: the part that shows numbers which change while the page
-is open. ``app.js`` asks for it alone every few seconds (the page's own URL and query
-with ``?fragment=<name>``) and swaps it in only when it changed: the region's ETag is a
-hash of its HTML, so an unchanged region is a 304 with no body. A fragment is rendered
-by the same view as its page, so it keeps the page's login, permissions, headers and
+The dashboard, the stock list, a SKU's page and an order's page each have one live
+region: the part that shows numbers which change while the page is open. ``app.js``
+asks for it alone every few seconds (the page's own URL and query with
+``?fragment=<name>``) and swaps it in only when it changed: the region's ETag is a hash
+of its HTML, so an unchanged region is a 304 with no body. A fragment is rendered by the
+same view as its page, so it keeps the page's login, permissions, headers and
 read-your-writes wait.
 """
 

@@ -64,3 +64,13 @@ def test_an_event_class_without_a_rule_is_refused():
         policy.touches(events.LineEvent("LAMP", 1, "o1", 2))
     with pytest.raises(policy.NoRule, match="not about an order line"):
         policy.line_status_after(events.BatchCreated)
+
+
+def test_only_a_waiting_line_has_a_place_in_the_queue_the_one_its_event_carries():
+    assert policy.queue_arrival(events.OutOfStock, {"qty": 2, "arrival": 3}, version=9) == 3
+    assert policy.queue_arrival(events.Allocated, {"qty": 2, "arrival": 3}, version=9) is None
+    assert policy.queue_arrival(events.Deallocated, {"qty": 2}, version=9) is None
+
+
+def test_an_out_of_stock_stored_without_its_arrival_takes_its_own_version():
+    assert policy.queue_arrival(events.OutOfStock, {"qty": 2}, version=9) == 9
