@@ -41,6 +41,7 @@ def test_commit_saves_and_stores_events_in_the_outbox():
         "orderid": "o1",
         "qty": 2,
         "batchref": "b1",
+        "arrival": 2,
     }
     assert event.sent_at is None  # sent only after the outer transaction commits
 
@@ -249,6 +250,7 @@ def test_each_stored_event_keeps_its_own_values_and_creation_time():
             "orderid": orderid,
             "qty": 1,
             "batchref": "b1",
+            "arrival": row.version,  # placed on arrival
         }
     assert rows["o1"].event_id != rows["o2"].event_id
     assert (rows["o1"].version, rows["o2"].version) == (2, 3)
