@@ -153,6 +153,7 @@ def _waiting_since() -> Subquery:
 
 
 HISTORY_DAYS = 30
+"""How far back a SKU's page charts its stock."""
 
 
 @dataclass(frozen=True)
@@ -173,9 +174,8 @@ def stock_by_day(
     Worked backwards from the stock row as it is: each day's end is the next day's end
     minus what that next day's events changed. So one statement reads only the events
     of those days (by the log's ``(sku, occurred_at)`` index), summed per day, never
-    the SKU's whole history. What an event changed (``_STOCK_MOVES``) may depend on the
-    event before it about the same line or batch, which that statement looks up by index
-    (``_moves``).
+    the SKU's whole history. What an event changed (``_moves``) may depend on the event
+    before it about the same line or batch, which that statement looks up by index.
     """
     today = today or timezone.localdate()
     first = today - timedelta(days=days - 1)
