@@ -311,8 +311,10 @@ CELERY_ACCEPT_CONTENT = ["json"]
 # this is how long it sleeps at most (its only clock on other databases).
 RELAY_POLL_INTERVAL = env.float("RELAY_POLL_INTERVAL", default=1.0)
 # Woken by a commit, the relay waits this long (s) so that the commits of that moment
-# go to a worker as one batch (docs/performance.md).
+# go to a worker as one batch; longer under load, up to RELAY_LINGER_MAX
+# (allocation.entrypoints.relay, docs/performance.md).
 RELAY_LINGER = env.float("RELAY_LINGER", default=0.01)
+RELAY_LINGER_MAX = env.float("RELAY_LINGER_MAX", default=0.04)
 # Delivered means applied: an event written but not applied after RECONCILE_AFTER
 # seconds is sent again; the relay looks every RECONCILE_EVERY seconds.
 RECONCILE_AFTER = env.float("RECONCILE_AFTER", default=10.0)
