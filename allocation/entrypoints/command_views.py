@@ -26,6 +26,7 @@ from allocation.entrypoints.forms import (
     CommandForm,
     DeallocateForm,
     PlaceOrderForm,
+    SkuInput,
 )
 from orders_read.selectors import stock
 
@@ -66,7 +67,10 @@ def command_page(
                 return redirect(succeeded(form, result))
     else:
         form = form_class(initial=initial_from_query(request, form_class.base_fields))
-    return render(request, FORM_TEMPLATE, {"form": form, "title": title})
+    context: dict[str, Any] = {"form": form, "title": title}
+    if any(isinstance(field.widget, SkuInput) for field in form.fields.values()):
+        context["sku_suggestions"] = stock.sku_suggestions()
+    return render(request, FORM_TEMPLATE, context)
 
 
 @needs("allocation.create_batch")
@@ -105,22 +109,21 @@ def deallocate(request: HttpRequest) -> HttpResponse:
 
 @needs("allocation.allocate_line")
 def place_order(request: HttpRequest) -> HttpResponse:
-    """One ``Allocate`` per line; see ``PlaceOrderForm`` for why that is safe enough."""
+    """One ``Allocate`` per line once every line passed the checks; see
+    ``PlaceOrderForm`` for why that is safe enough."""
     if request.method != "POST":
         form = PlaceOrderForm(initial=initial_from_query(request, ["orderid"]))
     elif (form := PlaceOrderForm(request.POST)).is_valid():
         bus = bootstrap()
-        placed: list[str] = []
+        placed: dict[str, str | None] = {}
         for line_form, command in form.commands():
             try:
-                batchref = bus.handle(command)
+                placed[command.sku] = bus.handle(command)
             except inputs.CLIENT_ERRORS as error:
                 line_form.add_command_error(error)
-                form.partly_placed(placed)
-                break
-            placed.append(f"{command.sku} {f'→ {batchref}' if batchref else 'waiting'}")
-        else:
-            orderid = form.order.cleaned_data["orderid"]
-            messages.success(request, f"Order {orderid} placed: {', '.join(placed)}.")
-            return redirect("order-detail", orderid)
-    return render(request, "allocation/place_order.html", {"form": form, "title": "Place an order"})
+        if form.lines.is_valid():
+            messages.success(request, form.placed(placed))
+            return redirect("order-detail", form.order.cleaned_data["orderid"])
+        form.partly_placed(placed)
+    context = {"form": form, "title": "Place an order", "sku_suggestions": stock.sku_suggestions()}
+    return render(request, "allocation/place_order.html", context)

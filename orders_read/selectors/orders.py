@@ -67,7 +67,7 @@ def order(orderid: str, writes: WritePositions) -> tuple[dict[str, Any] | None, 
     """
     lines, fresh = _api_read(orderid, writes)
     if not lines:
-        if not EventLog.objects.filter(orderid=orderid).exists():
+        if not _known_by_history(orderid):
             return None, fresh
         cancelled: dict[str, Any] = {"orderid": orderid, "status": CANCELLED, "lines": []}
         return cancelled | {"expected_ship_date": None, "ships": None}, fresh
@@ -284,6 +284,16 @@ def _start_of(day: date) -> datetime:
     return timezone.make_aware(datetime.combine(day, time.min))
 
 
-def line_quantities(orderid: str) -> dict[str, int]:
-    """The order's live lines, ``{sku: qty}``: what a resubmission must agree with."""
-    return dict(OrderLineView.objects.filter(orderid=orderid).values_list("sku", "qty"))
+def order_lines(orderid: str, writes: WritePositions) -> dict[str, int] | None:
+    """The order's live lines, ``{sku: qty}``, once the read model holds its writes
+    (bounded wait): what lines sent for it again must agree with. ``{}`` for an order
+    whose every line was cancelled, None for an order never placed."""
+    lines, _ = _api_read(orderid, writes)
+    if lines:
+        return {line.sku: line.qty for line in lines}
+    return {} if _known_by_history(orderid) else None
+
+
+def _known_by_history(orderid: str) -> bool:
+    """Whether the order ever had a line: its events outlive its lines."""
+    return EventLog.objects.filter(orderid=orderid).exists()
