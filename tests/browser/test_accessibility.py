@@ -1,11 +1,13 @@
 """Every page of the UI for keyboards, screen readers and phones, in Chromium.
 
 axe-core (from npm, injected by Playwright) must find no critical or serious violation
-on any page: the read pages, each form empty and sent back with errors, login, 403 and
-404. By hand, what axe cannot judge: errors and help are each field's description, focus
-goes to the first problem, a skip link leads past the navigation, "+ Add a line" moves
-focus to the new line. At 390 px wide no page scrolls sideways, the navigation folds
-behind "Menu", and every line of an order keeps its Cancel button on screen.
+on any page: the read pages, each form empty and sent back with errors (and with the
+questions Add batch and Place order ask, their boxes shown), login, 403 and 404. By
+hand, what axe cannot judge: errors and help are each field's description, focus goes
+to the first problem, a skip link leads past the navigation, "+ Add a line" moves focus
+to the new line. At 390 px wide no page scrolls sideways (a question naming a long SKU
+or order id wraps), the navigation folds behind "Menu", and every line of an order
+keeps its Cancel button on screen.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from datetime import date
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect
+from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect
 
 from allocation.bootstrap import bootstrap
 from allocation.domain import commands
@@ -123,6 +125,9 @@ def test_no_page_has_a_serious_accessibility_violation(
         submit(page)
         expect(page.locator("[aria-invalid=true]").first).to_be_visible()
         found[f"{name} with errors"] = serious_violations(page)
+    for name, question in asked_questions(page, base, "NEW-SKU"):
+        expect(question).to_be_visible()
+        found[name] = serious_violations(page)
 
     forbidden = open_page(contexts, browser)
     log_in(forbidden, base, "lee")
@@ -137,7 +142,26 @@ def test_no_page_has_a_serious_accessibility_violation(
     found["dashboard on a phone, menu open"] = serious_violations(phone)
 
     assert {name: problems for name, problems in found.items() if problems} == {}
-    assert len(found) == 19
+    assert len(found) == 21
+
+
+def asked_questions(page: Page, base: str, new_sku: str) -> Iterator[tuple[str, Locator]]:
+    """Add batch with a SKU nobody has seen, then Place order adding a line of it to an
+    order that exists (with the unknown SKU's error): each page, and its question's box."""
+    page.goto(base + FORMS["add batch"])
+    page.get_by_label("Batch reference").fill("NEW-1")
+    page.get_by_label("SKU", exact=True).fill(new_sku)
+    page.get_by_label("Quantity").fill("1")
+    submit(page)
+    yield "add batch asking about a new SKU", page.get_by_label(f"Create new SKU {new_sku}")
+
+    page.goto(base + FORMS["place order"])
+    page.get_by_label("Order id").fill(LONG_ORDER)
+    page.get_by_label("SKU of line 1").fill(new_sku)
+    page.get_by_label("Quantity of line 1").fill("1")
+    submit(page)
+    box = page.get_by_label(f"Add these lines to order {LONG_ORDER}")
+    yield "place order asking to add lines to an order", box
 
 
 def test_errors_and_help_are_announced_and_focus_goes_to_the_first_problem(
@@ -222,6 +246,10 @@ def test_every_page_fits_a_phone(live_server, warehouse, browser, contexts):
         page.goto(base + path)
         if path in FORMS.values():
             submit(page)  # sent back with errors: the widest a form gets
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= PHONE["width"], f"{name} is {width} px wide"
+    for name, question in asked_questions(page, base, "NEW-SKU-" + "X" * 60):
+        expect(question).to_be_visible()
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= PHONE["width"], f"{name} is {width} px wide"
 

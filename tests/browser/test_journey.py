@@ -59,16 +59,20 @@ def test_an_order_moves_to_the_shipment_when_its_batch_shrinks(
     expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
     shot("02-dashboard-empty")
 
-    # A bad batch is refused next to the field, then two good ones are added.
+    # A bad batch is refused next to the field, along with the question a new SKU asks;
+    # corrected and confirmed, it is added, then a second one for the same SKU.
     page.get_by_role("link", name="Add batch").click()
     page.get_by_label("Batch reference").fill("CHAIR-WH")
     page.get_by_label("SKU").fill("CHAIR")
     page.get_by_label("Quantity").fill("0")
     page.get_by_role("button", name="Add a batch").click()
     expect(page.locator("#id_qty_error")).to_contain_text("greater than or equal to 1")
+    expect(page.locator("#id_sku_error")).to_contain_text("SKU CHAIR is new")
     shot("03-add-batch-error")
 
-    add_batch(page, "CHAIR-WH", 10)
+    page.get_by_label("Quantity").fill("10")
+    page.get_by_label("Create new SKU CHAIR").check()
+    page.get_by_role("button", name="Add a batch").click()
     expect(page).to_have_url(base + "/stock/CHAIR/")
     expect(page.locator(".message.success")).to_contain_text("Batch CHAIR-WH added")
     add_batch(page, "CHAIR-SHIP", 10, eta="2031-05-01")
