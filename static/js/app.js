@@ -55,7 +55,8 @@ function suggestSkus() {
   let timer;
   let pending;
   const show = (skus) => {
-    list.replaceChildren(...skus.map((sku) => Object.assign(document.createElement("option"), { value: sku })));
+    const options = skus.map((sku) => Object.assign(document.createElement("option"), { value: sku }));
+    list.replaceChildren(...options);
   };
   const ask = async (text) => {
     pending = new AbortController();
@@ -67,8 +68,8 @@ function suggestSkus() {
         signal: pending.signal,
       });
       if (response.ok) show((await response.json()).skus);
-    } catch (error) {
-      if (error.name !== "AbortError") throw error;
+    } catch {
+      // Superseded by newer text, or the server out of reach: the list stays as it was.
     }
   };
   // On the document: order lines added by "+ Add a line" are SKU boxes too.
