@@ -96,16 +96,27 @@ class AddBatchForm(CommandForm):
 
 
 class ChangeBatchQuantityForm(CommandForm):
+    """Sent twice: for a preview, then (from the preview's Confirm button) with the
+    preview's fingerprint, so that the change made is the one shown."""
+
     ref = text_field("Batch reference")
     qty = qty_field("New quantity", inputs.new_quantity)
+    previewed = forms.CharField(required=False, max_length=64, widget=forms.HiddenInput)
+
+    def confirmed(self) -> bool:
+        return bool(self.cleaned_data["previewed"])
 
     def command(self) -> commands.ChangeBatchQuantity:
-        return commands.ChangeBatchQuantity(self.cleaned_data["ref"], self.cleaned_data["qty"])
+        data = self.cleaned_data
+        return commands.ChangeBatchQuantity(data["ref"], data["qty"], data["previewed"] or None)
 
 
 class DeallocateForm(CommandForm):
+    """Sent twice: for the question naming the line, then with ``confirmed``."""
+
     orderid = text_field("Order id", inputs.order_id)
     sku = text_field("SKU")
+    confirmed = forms.BooleanField(required=False, widget=forms.HiddenInput)
 
     def command(self) -> commands.Deallocate:
         return commands.Deallocate(self.cleaned_data["orderid"], self.cleaned_data["sku"])
