@@ -12,7 +12,8 @@ read model, and the write side's positions for what it has not projected yet), s
 every problem shows in one answer, and they ask before what is easily done by mistake
 (``Confirmation``): a SKU nobody has seen (a typo would become a new SKU), lines added to
 an order that already exists. The bus stays the judge: a refusal it still makes (a
-race) shows as before.
+race) shows as before. Change quantity and Cancel line ask differently, on a page of
+their own that shows what the change would do (the bus's preview) before it is made.
 """
 
 from __future__ import annotations
@@ -182,16 +183,27 @@ class AddBatchForm(BatchForm):
 
 
 class ChangeBatchQuantityForm(CommandForm):
+    """Sent twice: for a preview, then (from the preview's Confirm button) with the
+    preview's fingerprint, so that the change made is the one shown."""
+
     ref = text_field("Batch reference")
     qty = qty_field("New quantity", inputs.new_quantity)
+    previewed = forms.CharField(required=False, max_length=64, widget=forms.HiddenInput)
+
+    def confirmed(self) -> bool:
+        return bool(self.cleaned_data["previewed"])
 
     def command(self) -> commands.ChangeBatchQuantity:
-        return commands.ChangeBatchQuantity(self.cleaned_data["ref"], self.cleaned_data["qty"])
+        data = self.cleaned_data
+        return commands.ChangeBatchQuantity(data["ref"], data["qty"], data["previewed"] or None)
 
 
 class DeallocateForm(CommandForm):
+    """Sent twice: for the question naming the line, then with ``confirmed``."""
+
     orderid = text_field("Order id", inputs.order_id)
     sku = sku_field()
+    confirmed = forms.BooleanField(required=False, widget=forms.HiddenInput)
 
     def command(self) -> commands.Deallocate:
         return commands.Deallocate(self.cleaned_data["orderid"], self.cleaned_data["sku"])

@@ -109,11 +109,11 @@ def sku_detail(
     return detail, fresh
 
 
-def sku_of_batch(ref: str, writes: WritePositions) -> str | None:
-    """The batch's SKU, once the read model holds every write to that SKU (bounded
-    wait); None while it does not know the batch yet."""
+def batch(ref: str, writes: WritePositions) -> BatchView | None:
+    """The batch, once the read model holds every write to its SKU (bounded wait); None
+    while it does not know the batch yet."""
     freshness.batch_applied(ref, writes)
-    return BatchView.objects.filter(reference=ref).values_list("sku", flat=True).first()
+    return BatchView.objects.filter(reference=ref).first()
 
 
 def known_skus(skus: Iterable[str], writes: WritePositions | None = None) -> set[str]:

@@ -2,12 +2,13 @@
 
 axe-core (from npm, injected by Playwright) must find no critical or serious violation
 on any page: the read pages, each form empty and sent back with errors (and with the
-questions Add batch and Place order ask, their boxes shown), login, 403 and 404. By
-hand, what axe cannot judge: errors and help are each field's description, focus goes
-to the first problem, a skip link leads past the navigation, "+ Add a line" moves focus
-to the new line. At 390 px wide no page scrolls sideways (a question naming a long SKU
-or order id wraps), the navigation folds behind "Menu", and every line of an order
-keeps its Cancel button on screen.
+questions Add batch and Place order ask, their boxes shown), a change's preview and
+Cancel line's question, login, 403 and 404. By hand, what axe cannot judge: errors and
+help are each field's description, focus goes to the first problem, a skip link leads
+past the navigation, "+ Add a line" moves focus to the new line. At 390 px wide no page
+scrolls sideways (a question naming a long SKU or order id wraps; a change's preview and
+Cancel line's question included), the navigation folds behind "Menu", and every line of
+an order keeps its Cancel line link on screen.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ READ_PAGES = {
     "SKU": "/stock/CHAIR/",
     "orders": "/orders/",
     "order": f"/orders/{LONG_ORDER}/",
+    "order with a cancelled line": "/orders/o-2/",
     "404 unknown order": "/orders/nope/",
     "404 unknown page": "/no-such-page/",
 }
@@ -49,12 +51,23 @@ FORMS = {
     "cancel line": "/deallocate/",
     "place order": "/place-order/",
 }
+QUESTION = "/deallocate/?orderid=o-2&sku=CHAIR"
+"""Cancel line's question, as an order page's link opens it."""
+
+
+def previewed(page: Page, base: str) -> None:
+    """The change-quantity form's preview: CHAIR-WH shrunk so that lines move and wait."""
+    page.goto(base + "/batches/change-quantity/?ref=CHAIR-WH")
+    page.get_by_label("New quantity").fill("2")
+    page.get_by_role("button", name="Preview the change").click()
+    expect(page.locator("tr.move").first).to_be_visible()
 
 
 @pytest.fixture
 def warehouse(transactional_db: None) -> None:
     """CHAIR in the warehouse and on a shipment, a little LAMP; an order with an
-    allocated line and a waiting one, and an order served by the shipment."""
+    allocated line and a waiting one, and an order served by the shipment with a
+    cancelled line."""
     bus = bootstrap()
     for command in [
         commands.CreateBatch("CHAIR-WH", "CHAIR", 10, None),
@@ -63,6 +76,8 @@ def warehouse(transactional_db: None) -> None:
         commands.Allocate(LONG_ORDER, "CHAIR", 5),
         commands.Allocate(LONG_ORDER, "LAMP", 4),
         commands.Allocate("o-2", "CHAIR", 8),
+        commands.Allocate("o-2", "LAMP", 1),
+        commands.Deallocate("o-2", "LAMP"),
     ]:
         bus.handle(command)
 
@@ -128,6 +143,10 @@ def test_no_page_has_a_serious_accessibility_violation(
     for name, question in asked_questions(page, base, "NEW-SKU"):
         expect(question).to_be_visible()
         found[name] = serious_violations(page)
+    previewed(page, base)
+    found["change quantity preview"] = serious_violations(page)
+    page.goto(base + QUESTION)
+    found["cancel line question"] = serious_violations(page)
 
     forbidden = open_page(contexts, browser)
     log_in(forbidden, base, "lee")
@@ -142,7 +161,7 @@ def test_no_page_has_a_serious_accessibility_violation(
     found["dashboard on a phone, menu open"] = serious_violations(phone)
 
     assert {name: problems for name, problems in found.items() if problems} == {}
-    assert len(found) == 21
+    assert len(found) == 24
 
 
 def asked_questions(page: Page, base: str, new_sku: str) -> Iterator[tuple[str, Locator]]:
@@ -252,9 +271,15 @@ def test_every_page_fits_a_phone(live_server, warehouse, browser, contexts):
         expect(question).to_be_visible()
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= PHONE["width"], f"{name} is {width} px wide"
+    previewed(page, base)
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= PHONE["width"], f"the change preview is {width} px wide"
+    page.goto(base + QUESTION)
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= PHONE["width"], f"cancel line's question is {width} px wide"
 
     page.goto(base + READ_PAGES["order"])
-    cancels = page.get_by_role("button", name="Cancel line")
+    cancels = page.locator("table.lines").get_by_role("link", name="Cancel line")
     expect(cancels).to_have_count(2)
     for n in range(2):
         cancels.nth(n).scroll_into_view_if_needed()

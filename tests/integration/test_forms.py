@@ -186,7 +186,10 @@ def test_change_quantity_moves_the_line_and_both_pages_show_it(
     client, operator, lamp_and_table, committed
 ):
     committed(client.post, "/place-order/", lines_form("o1", ("LAMP", 4)))
-    response = committed(client.post, "/batches/change-quantity/", {"ref": "b-wh", "qty": 2})
+    preview = client.post("/batches/change-quantity/", {"ref": "b-wh", "qty": 2})
+    assert preview.status_code == 200
+    confirm = {"ref": "b-wh", "qty": 2, "previewed": preview.context["preview"].fingerprint}
+    response = committed(client.post, "/batches/change-quantity/", confirm)
     assert response.status_code == 302
     assert response.url == "/stock/LAMP/"
     sku_page = client.get(response.url)
@@ -195,7 +198,10 @@ def test_change_quantity_moves_the_line_and_both_pages_show_it(
         for b in sku_page.context["detail"].batches
     }
     assert served == {"b-wh": [], "b-ship": ["o1"]}
-    assert "Batch b-wh now holds 2 units." in sku_page.content.decode()
+    assert (
+        "Batch b-wh now holds 2 units. 1 line moved: o1 → b-ship (ETA May 1, 2031)."
+        in sku_page.content.decode()
+    )
 
     history = [e.name for e in client.get("/orders/o1/").context["detail"].history]
     assert history == ["Allocated", "Deallocated", "Allocated"]
@@ -205,11 +211,12 @@ def test_deallocate_then_the_order_page_shows_the_cancellation(
     client, operator, lamp_and_table, committed
 ):
     committed(client.post, "/place-order/", lines_form("o1", ("LAMP", 4)))
-    response = committed(client.post, "/deallocate/", {"orderid": "o1", "sku": "LAMP"})
+    confirmed = {"orderid": "o1", "sku": "LAMP", "confirmed": "yes"}
+    response = committed(client.post, "/deallocate/", confirmed)
     assert response.status_code == 302
     assert response.url == "/orders/o1/"
     html = client.get(response.url).content.decode()
-    assert "The LAMP line of order o1 was cancelled." in html
+    assert "The 4 x LAMP line of order o1 was cancelled." in html
     assert "every line of this order was cancelled" in html
     assert "4 x LAMP taken off batch b-wh" in html
     assert not OrderLineView.objects.filter(orderid="o1").exists()
@@ -218,9 +225,8 @@ def test_deallocate_then_the_order_page_shows_the_cancellation(
 def test_forms_are_prefilled_from_links(client, operator):
     html = client.get("/batches/change-quantity/?ref=b-wh").content.decode()
     assert 'value="b-wh"' in html
-    html = client.get("/deallocate/?orderid=o1&sku=LAMP").content.decode()
+    html = client.get("/deallocate/?orderid=o1").content.decode()
     assert 'value="o1"' in html
-    assert 'value="LAMP"' in html
 
 
 # -- bad input: a visible error next to the field, and nothing written ------------------
@@ -490,7 +496,7 @@ def test_an_order_whose_lines_were_all_cancelled_still_exists(
     client, operator, lamp_and_table, committed
 ):
     committed(client.post, "/place-order/", lines_form("o1", ("LAMP", 4)))
-    committed(client.post, "/deallocate/", {"orderid": "o1", "sku": "LAMP"})
+    committed(client.post, "/deallocate/", {"orderid": "o1", "sku": "LAMP", "confirmed": "yes"})
     response = client.post("/place-order/", lines_form("o1", ("LAMP", 4)))
     assert response.context["form"].order.errors["orderid"] == [
         "Order o1 already exists (every line cancelled): add these lines to it?"
@@ -520,6 +526,21 @@ def test_sku_boxes_suggest_the_known_skus(client, operator, lamp_and_table, url,
         assert widget, box
         assert 'list="known-skus"' in widget.group()
         assert 'autocomplete="off"' in widget.group()
+
+
+def test_cancel_line_suggests_skus_on_its_form_not_on_its_question(
+    client, operator, lamp_and_table, committed
+):
+    """Sent back with an error, the form still suggests; the question that names the
+    line has no SKU box, so it brings no list."""
+    refused = client.post("/deallocate/", {"orderid": "o1", "sku": "NOPE"})
+    assert refused.context["form"].errors["sku"] == ["Invalid sku NOPE"]
+    assert '<datalist id="known-skus"' in refused.content.decode()
+
+    committed(client.post, "/place-order/", lines_form("o1", ("LAMP", 4)))
+    question = client.get("/deallocate/?orderid=o1&sku=LAMP").content.decode()
+    assert "Cancel the 4 x LAMP line of order o1?" in question
+    assert "known-skus" not in question
 
 
 def test_the_suggestions_endpoint_answers_the_skus_containing_the_text(
