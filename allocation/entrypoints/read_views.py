@@ -12,11 +12,12 @@ from typing import Any, TypeVar
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Page, Paginator
 from django.db.models import Model, QuerySet
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.views.decorators.http import require_GET
 
 from allocation import bootstrap
-from allocation.entrypoints.list_filters import OrderFilters, StockFilters
+from allocation.entrypoints.list_filters import OrderFilters, SkuSearch, StockFilters
 from orders_read.selectors import dashboard as dashboard_reads
 from orders_read.selectors import orders as order_reads
 from orders_read.selectors import stock as stock_reads
@@ -71,7 +72,11 @@ def sku_detail(request: HttpRequest, sku: str) -> HttpResponse:
 @login_required
 def orders(request: HttpRequest) -> HttpResponse:
     filters = OrderFilters(request.GET)
-    context = {"page": paginate(request, order_reads.orders(filters.query())), "filters": filters}
+    context = {
+        "page": paginate(request, order_reads.orders(filters.query())),
+        "filters": filters,
+        "sku_suggestions": stock_reads.sku_suggestions(),
+    }
     return render(request, "orders_read/order_list.html", context)
 
 
@@ -81,3 +86,15 @@ def order_detail(request: HttpRequest, orderid: str) -> HttpResponse:
     template = "orders_read/order_detail.html"
     context = {"orderid": orderid}
     return detail_page(request, template, found, f"Unknown order {orderid}", context)
+
+
+@login_required
+@require_GET
+def sku_suggestions(request: HttpRequest) -> HttpResponse:
+    """The known SKUs containing ``?q=``, for the SKU boxes' script (``app.js``):
+    ``{"skus": [...], "complete": true}``, ``complete`` false when there are more."""
+    search = SkuSearch(request.GET)
+    if not search.is_valid():
+        return JsonResponse({"message": search.errors["q"][0]}, status=400)
+    found = stock_reads.sku_suggestions(search.cleaned_data["q"])
+    return JsonResponse({"skus": found.skus, "complete": found.complete})
