@@ -66,6 +66,10 @@ def bootstrap(
             for event_type, named in handlers.EVENT_HANDLERS.items()
         },
         projection=project or projections.project,
+        previews={
+            command_type: _inject(preview, dependencies)
+            for command_type, preview in handlers.PREVIEWS.items()
+        },
     )
 
 

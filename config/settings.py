@@ -92,8 +92,10 @@ def _database(url_var: str, default: str | None = None) -> dict[str, Any]:
         # psycopg 3's pool by default (persistent connections must stay off with it).
         # DB_POOL_SIZE=0 switches to one persistent connection per thread instead
         # (docs/performance.md compares the two: less database CPU, no more throughput).
-        # Health checks test a connection before the pool lends it (or before its first
-        # query in a request), so one the server dropped is replaced instead of failing.
+        # Health checks test a connection before the pool lends it (our backend,
+        # allocation.adapters.postgresql: a round trip only if the server has spoken
+        # since), or a persistent one before its first query in a request, so one the
+        # server dropped is replaced instead of failing.
         #
         # Server-side binding and prepared statements: Django leaves both off so that
         # transaction poolers (PgBouncer before 1.21) work; we talk to PostgreSQL
@@ -115,10 +117,12 @@ def _database(url_var: str, default: str | None = None) -> dict[str, Any]:
         if pool_size := env.int("DB_POOL_SIZE", 20):
             options["pool"] = {"min_size": 1, "max_size": pool_size, "timeout": DB_CONNECT_TIMEOUT}
             config["CONN_MAX_AGE"] = 0
+            config["CONN_HEALTH_CHECKS"] = False  # the backend checks what the pool lends
         else:
             config["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", 600)
+            config["CONN_HEALTH_CHECKS"] = True
+        config["ENGINE"] = "allocation.adapters.postgresql"
         config["OPTIONS"] = options
-        config["CONN_HEALTH_CHECKS"] = True
     elif config["ENGINE"] == "django.db.backends.sqlite3":
         # IMMEDIATE takes the write lock at BEGIN, so concurrent writers queue instead of
         # failing with "database is locked" halfway through a transaction.
@@ -311,8 +315,10 @@ CELERY_ACCEPT_CONTENT = ["json"]
 # this is how long it sleeps at most (its only clock on other databases).
 RELAY_POLL_INTERVAL = env.float("RELAY_POLL_INTERVAL", default=1.0)
 # Woken by a commit, the relay waits this long (s) so that the commits of that moment
-# go to a worker as one batch (docs/performance.md).
+# go to a worker as one batch; longer under load, up to RELAY_LINGER_MAX
+# (allocation.entrypoints.relay, docs/performance.md).
 RELAY_LINGER = env.float("RELAY_LINGER", default=0.01)
+RELAY_LINGER_MAX = env.float("RELAY_LINGER_MAX", default=0.04)
 # Delivered means applied: an event written but not applied after RECONCILE_AFTER
 # seconds is sent again; the relay looks every RECONCILE_EVERY seconds.
 RECONCILE_AFTER = env.float("RECONCILE_AFTER", default=10.0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable
 
 from allocation.domain.events import Event
@@ -10,6 +11,9 @@ from allocation.service_layer.unit_of_work import AbstractProductRepository, Abs
 
 
 class FakeRepository(AbstractProductRepository):
+    """Hands out copies, as a database does: a Unit of Work left without a commit (a
+    refusal, a preview) leaves the stored products as they were."""
+
     def __init__(self, products: Iterable[Product] = ()) -> None:
         super().__init__()
         self._products = {p.sku: p for p in products}
@@ -18,10 +22,10 @@ class FakeRepository(AbstractProductRepository):
         self._products[product.sku] = product
 
     def _get(self, sku: str, for_order: str | None = None) -> Product | None:
-        return self._products.get(sku)
+        return copy.deepcopy(self._products.get(sku))
 
     def _get_by_batchref(self, ref: str) -> Product | None:
-        return next((p for p in self._products.values() if p.batch(ref)), None)
+        return copy.deepcopy(next((p for p in self._products.values() if p.batch(ref)), None))
 
     def save(self, product: Product) -> None:
         self._products[product.sku] = product

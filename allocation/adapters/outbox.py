@@ -78,13 +78,14 @@ def send_events_to_workers(stored: Sequence[StoredEvent]) -> None:
     current_app.tasks[HANDLE_EVENTS].apply_async(args=(batch,), retry=False)
 
 
-def store(events: Sequence[Event]) -> list[StoredEvent]:
-    """The events' outbox rows, in the Unit of Work's transaction; their positions."""
+def store(events: Sequence[Event]) -> Callable[[], list[StoredEvent]]:
+    """The events' outbox rows, in the Unit of Work's transaction. What it returns
+    reads their positions: in a pipeline, once the pipeline has closed."""
     if len(events) == 1:  # what most commands raise: one statement built once
         [event] = events
         payload = event.to_dict()
         stored_at = timezone.now()
-        [(position,)] = _STORE_ONE.rows(
+        sent = _STORE_ONE.send(
             event_id=uuid.uuid4(),
             name=event.name,
             sku=event.sku,
@@ -93,7 +94,12 @@ def store(events: Sequence[Event]) -> list[StoredEvent]:
             payload=payload,
             created_at=stored_at,
         )
-        return [StoredEvent(position, event.name, payload, stored_at)]
+
+        def stored_one() -> list[StoredEvent]:
+            [(position,)] = sent.rows()
+            return [StoredEvent(position, event.name, payload, stored_at)]
+
+        return stored_one
     records = OutboxEvent.objects.bulk_create(
         OutboxEvent(
             name=event.name,
@@ -112,7 +118,8 @@ def store(events: Sequence[Event]) -> list[StoredEvent]:
         )
         for record in records:
             record.id = by_uuid[record.event_id]
-    return [_stored(r) for r in records]
+    stored = [_stored(r) for r in records]
+    return lambda: stored
 
 
 def _orderid(event: Event) -> str | None:

@@ -7,6 +7,12 @@ marker value of the right type for each named value, compiles it for the databas
 finds the markers among the parameters; at run time each value goes through the same
 field conversion the ORM would apply (JSON, UUIDs, times), in the marker's place. Rows
 come back as the driver gives them: read only columns that need no conversion.
+
+``pipelined`` lets a Unit of Work send its writes together: on PostgreSQL, psycopg's
+pipeline mode queues statements and their answers are read only when needed, so a
+command's writes cost one round trip, however many statements they are. A statement is
+``send``-ed and its answer (``Sent``) read after the pipeline closed; everywhere else
+(SQLite, or outside a pipeline) the answer is there at once and the same code runs.
 """
 
 from __future__ import annotations
@@ -14,14 +20,14 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, connections, router
 from django.db.backends.utils import CursorWrapper
 from django.db.models import Field, JSONField, Model, QuerySet, UUIDField
 from django.db.models.constants import OnConflict
-from django.db.models.fields import DateTimeField, IntegerField
+from django.db.models.fields import DateField, DateTimeField, IntegerField
 from django.db.models.sql import InsertQuery, Query, UpdateQuery
 
 Compiled = tuple[str, tuple[Any, ...], list[str | None]]
@@ -46,23 +52,18 @@ class Prepared:
         self._compiled: dict[str, Compiled] = {}
 
     def rows(self, **values: Any) -> list[tuple[Any, ...]]:
-        with self._cursor(values) as cursor:
-            return list(cursor.fetchall())
+        """Run it and read its rows now (in a pipeline: one round trip for what is queued)."""
+        return self.send(**values).rows()
 
-    def run(self, **values: Any) -> int:
-        """Execute it; the number of rows it wrote."""
-        with self._cursor(values) as cursor:
-            return int(cursor.rowcount)
-
-    @contextmanager
-    def _cursor(self, values: Mapping[str, Any]) -> Iterator[CursorWrapper]:
+    def send(self, **values: Any) -> Sent:
+        """Execute it; its answer is read later, from what this returns."""
         db = router.db_for_write(self._model) or DEFAULT_DB_ALIAS
         connection = connections[db]
         sql, params, names = self._compiled.get(db) or self._compile(db)
         prep = {n: self._fields[n].get_db_prep_save(v, connection) for n, v in values.items()}
-        with connection.cursor() as cursor:
-            cursor.execute(sql, [prep[n] if n else p for p, n in zip(params, names, strict=True)])
-            yield cursor
+        cursor = connection.cursor()
+        cursor.execute(sql, [prep[n] if n else p for p, n in zip(params, names, strict=True)])
+        return Sent(cursor)
 
     def _compile(self, db: str) -> Compiled:
         connection = connections[db]
@@ -86,6 +87,41 @@ class Prepared:
         return self._compiled[db]
 
 
+class Sent:
+    """A statement's answer: in a pipeline, valid once the pipeline has closed (or, for
+    ``rows``, right away at the price of a round trip)."""
+
+    def __init__(self, cursor: CursorWrapper) -> None:
+        self._cursor = cursor
+
+    def rows(self) -> list[tuple[Any, ...]]:
+        with self._cursor as cursor:
+            return list(cursor.fetchall())
+
+    def rowcount(self) -> int:
+        """How many rows it wrote."""
+        with self._cursor as cursor:
+            return int(cursor.rowcount)
+
+
+@contextmanager
+def pipelined(alias: str = DEFAULT_DB_ALIAS) -> Iterator[None]:
+    """Statements executed inside are sent without waiting for each answer, on
+    PostgreSQL; leaving waits for all of them (one round trip) and raises the first
+    error, as Django's error (an ``IntegrityError`` stays one). Elsewhere, nothing.
+
+    Leave it before the transaction ends: psycopg syncs the pipeline once more when
+    Django switches autocommit back on.
+    """
+    connection = connections[alias]
+    if connection.vendor != "postgresql":
+        yield
+        return
+    connection.ensure_connection()
+    with connection.wrap_database_errors, connection.connection.pipeline():
+        yield
+
+
 def _marker(n: int, field: Field[Any, Any]) -> Any:
     """A value of the field's type that no constant of a statement equals (a number
     within every integer column's range: the ORM refuses others in filters)."""
@@ -96,6 +132,8 @@ def _marker(n: int, field: Field[Any, Any]) -> Any:
         return uuid.UUID(int=(1 << 120) + n)
     if isinstance(target, DateTimeField):
         return datetime(2000, 1, 1, tzinfo=UTC) + timedelta(microseconds=n)
+    if isinstance(target, DateField):
+        return date(2000, 1, 1) + timedelta(days=n)
     if isinstance(target, JSONField):
         return {"marker": n}
     return f"\x00marker{n}\x00"

@@ -2,7 +2,9 @@
 
 It loads only what a decision needs (batches with their allocated totals and the
 waiting lines) and fetches single allocations lazily; saving checks the version read
-at load time.
+at load time. ``save`` only sends its statements: the Unit of Work, once it has sent
+every write of the command (in one pipeline on PostgreSQL), asks ``confirm`` whether
+they all took.
 
 A little over the project's 300 lines: the repository and the statements of its hot
 path (built once, ``allocation.adapters.prepared``) are read together.
@@ -12,12 +14,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from django.db import IntegrityError
 from django.db.models import DateField, IntegerField, QuerySet, Value
 
-from allocation.adapters.prepared import Prepared, fields_of, inserting, updating
+from allocation.adapters.prepared import Prepared, Sent, fields_of, inserting, updating
 from allocation.domain.model import Allocation, Backorder, Batch, LineState, OrderLine, Product
 from allocation.models import BatchRecord, OrderLineRecord, ProductRecord
 from allocation.service_layer.unit_of_work import AbstractProductRepository, ConcurrencyError
@@ -92,12 +95,37 @@ _LOAD_FOR_ORDER = Prepared(
     fields_of(OrderLineRecord, sku="product", orderid="orderid"),
     ProductRecord,
 )
+_LOCK = Prepared(
+    lambda sku: ProductRecord.objects.select_for_update().filter(sku=sku).values_list("pk").query,
+    fields_of(ProductRecord, sku="sku"),
+    ProductRecord,
+)
 _BUMP = Prepared(
     lambda sku, expected, new: updating(
         ProductRecord.objects.filter(sku=sku, version_number=expected), version_number=new
     ),
     fields_of(ProductRecord, sku="sku", expected="version_number", new="version_number"),
     ProductRecord,
+)
+_INSERT_BATCH = Prepared(
+    lambda ref, sku, purchased, allocated, eta: inserting(
+        BatchRecord(
+            reference=ref,
+            product_id=sku,
+            purchased_quantity=purchased,
+            allocated_quantity=allocated,
+            eta=eta,
+        )
+    ),
+    fields_of(
+        BatchRecord,
+        ref="reference",
+        sku="product",
+        purchased="purchased_quantity",
+        allocated="allocated_quantity",
+        eta="eta",
+    ),
+    BatchRecord,
 )
 _UPDATE_BATCH = Prepared(
     lambda ref, purchased, allocated: updating(
@@ -185,6 +213,7 @@ class DjangoProductRepository(AbstractProductRepository):
         self._contended = CONTENDED if contended is None else contended
         self._loaded_versions: dict[str, int] = {}
         self._loaded_batches: dict[str, dict[str, BatchSnapshot]] = {}
+        self._bumps: list[tuple[str, int, Sent]] = []
 
     def _add(self, product: Product) -> None:
         self._loaded_batches[product.sku] = {}
@@ -197,10 +226,11 @@ class DjangoProductRepository(AbstractProductRepository):
         every command and needs no model behaviour. On a contended SKU the row lock comes
         first, in its own statement: a statement that waited for a row lock returns the
         newest version of the locked row, but rows it joined stay as they were when it
-        started, so the batches must be read after the lock.
+        started, so the batches must be read after the lock. In the Unit of Work's
+        pipeline both statements still travel in one round trip.
         """
         if sku in self._contended:
-            list(ProductRecord.objects.select_for_update().filter(sku=sku).values_list("pk"))
+            _LOCK.send(sku=sku)  # its answer is not needed: it travels with the load
         if for_order is None:
             rows = _LOAD.rows(sku=sku)
         else:
@@ -232,46 +262,61 @@ class DjangoProductRepository(AbstractProductRepository):
         return self._get(sku) if sku is not None else None
 
     def save(self, product: Product) -> None:
+        """Send the product's changes; ``confirm`` says whether they took."""
         sku = product.sku
         loaded_version = self._loaded_versions.get(sku)
         if loaded_version == product.version_number:
             return  # nothing changed
-        try:
+        with self._conflicts(sku):  # an insert that must wait for its answer raises here
             if loaded_version is None:
                 ProductRecord.objects.create(sku=sku, version_number=product.version_number)
             else:
-                self._check_and_bump(sku, loaded_version, product.version_number)
+                bump = _BUMP.send(sku=sku, expected=loaded_version, new=product.version_number)
+                self._bumps.append((sku, loaded_version, bump))
             self._save_batches(product)
             self._save_lines(sku, product.changed_lines())
-        except IntegrityError as error:  # a concurrent insert of the same sku, ref or line
-            self._contended.mark(sku)
-            raise ConcurrencyError(f"Concurrent change to {sku}: {error}") from error
-        except ConcurrencyError:
-            self._contended.mark(sku)
-            raise
         self._loaded_versions[sku] = product.version_number
         self._loaded_batches[sku] = {b.reference: _snapshot(b) for b in product.batches}
 
-    @staticmethod
-    def _check_and_bump(sku: str, expected: int, new: int) -> None:
-        """UPDATE ... WHERE version = expected: zero rows means someone else won."""
-        if _BUMP.run(sku=sku, expected=expected, new=new) != 1:
-            raise ConcurrencyError(f"Product {sku} changed since version {expected}")
+    def confirm(self, answered: Callable[[], None] = lambda: None) -> None:
+        """Raise ConcurrencyError if another writer got there first: a version check
+        (``UPDATE ... WHERE version = n``) that changed no row, or a concurrent insert of
+        the same sku, batch or line. ``answered`` returns once the database has answered
+        every statement sent: the Unit of Work's closes its pipeline; outside one, every
+        answer is already there."""
+        with self._conflicts(*self._loaded_versions):
+            answered()
+        bumps, self._bumps = self._bumps, []
+        for sku, expected, bump in bumps:
+            if bump.rowcount() != 1:
+                self._contended.mark(sku)
+                raise ConcurrencyError(f"Product {sku} changed since version {expected}")
+
+    @contextmanager
+    def _conflicts(self, *skus: str) -> Iterator[None]:
+        """A unique key taken meanwhile is a lost race: the bus retries, and the SKUs'
+        next loads take the row lock (``ContendedSkus``)."""
+        try:
+            yield
+        except IntegrityError as error:
+            for sku in skus:
+                self._contended.mark(sku)
+            raise ConcurrencyError(f"Concurrent change to {', '.join(skus)}: {error}") from error
 
     def _save_batches(self, product: Product) -> None:
         loaded = self._loaded_batches[product.sku]
         for batch in product.batches:
             before = loaded.get(batch.reference)
             if before is None:
-                BatchRecord.objects.create(
-                    reference=batch.reference,
-                    product_id=product.sku,
-                    purchased_quantity=batch.purchased_quantity,
-                    allocated_quantity=batch.allocated_quantity,
+                _INSERT_BATCH.send(
+                    ref=batch.reference,
+                    sku=product.sku,
+                    purchased=batch.purchased_quantity,
+                    allocated=batch.allocated_quantity,
                     eta=batch.eta,
                 )
             elif before != _snapshot(batch):
-                _UPDATE_BATCH.run(
+                _UPDATE_BATCH.send(
                     ref=batch.reference,
                     purchased=batch.purchased_quantity,
                     allocated=batch.allocated_quantity,
@@ -292,7 +337,7 @@ class DjangoProductRepository(AbstractProductRepository):
         kept = [(orderid, state) for orderid, state in changed.items() if state is not None]
         if len(kept) == 1:  # what most commands change: one statement built once
             [(orderid, state)] = kept
-            _UPSERT_LINE.run(sku=sku, orderid=orderid, **_line_values(state))
+            _UPSERT_LINE.send(sku=sku, orderid=orderid, **_line_values(state))
         elif kept:
             OrderLineRecord.objects.bulk_create(
                 [

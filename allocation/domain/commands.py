@@ -35,3 +35,6 @@ class Deallocate(Command):
 class ChangeBatchQuantity(Command):
     ref: str
     qty: int
+    previewed: str | None = None
+    """The fingerprint of the preview a person confirmed (``changes.QuantityChange``):
+    the change is refused, and nothing written, if it would now do anything else."""

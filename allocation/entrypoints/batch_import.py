@@ -31,7 +31,7 @@ from django.conf import settings
 
 from allocation.domain import commands
 from allocation.entrypoints import inputs
-from allocation.entrypoints.forms import AddBatchForm
+from allocation.entrypoints.forms import BatchForm
 from allocation.entrypoints.list_filters import day_field
 from allocation.service_layer.messagebus import MessageBus
 from orders_read.selectors import stock
@@ -81,10 +81,10 @@ class Checked:
         return json.dumps([[row.line, *(row.values[c] for c in COLUMNS)] for row in self.rows])
 
 
-class BatchRowForm(AddBatchForm):
-    """The add-batch form's rules, the ETA written ``YYYY-MM-DD`` only: in a file typed
-    by hand, ``01/05/2031`` could be either of two days (the form's date box always
-    sends ``YYYY-MM-DD``)."""
+class BatchRowForm(BatchForm):
+    """The add-batch form's fields (its new-SKU box is the preview's list of new SKUs
+    here), the ETA written ``YYYY-MM-DD`` only: in a file typed by hand, ``01/05/2031``
+    could be either of two days (the form's date box always sends ``YYYY-MM-DD``)."""
 
     eta = day_field("ETA")
 

@@ -6,22 +6,37 @@ still parses the text boxes (a whole number, a date) and strips outer spaces, as
 expects. The rules about stock and orders stay in the domain: whatever the bus refuses
 comes back through ``show_command_error``, next to the field it is about (the admin's
 forms use it too).
+
+Before sending, Add batch and Place order check their input against what exists (the
+read model, and the write side's positions for what it has not projected yet), so that
+every problem shows in one answer, and they ask before what is easily done by mistake
+(``Confirmation``): a SKU nobody has seen (a typo would become a new SKU), lines added to
+an order that already exists. The bus stays the judge: a refusal it still makes (a
+race) shows as before. Change quantity and Cancel line ask differently, on a page of
+their own that shows what the change would do (the bus's preview) before it is made.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.text import capfirst
 
+from allocation.bootstrap import write_positions
 from allocation.domain import commands
 from allocation.entrypoints import inputs
 from orders_read.selectors import orders, stock
 
 MAX_LINES = 20
+SKU_LIST = "known-skus"
+"""The id of the page's list of known SKUs (``templates/includes/sku_datalist.html``)."""
+NEW_SKU = "new_sku"
+ADD_TO_ORDER = "add_to_order"
+"""The names of the confirmation boxes."""
 
 
 def rule_validator(rule: Callable[[Any], object]) -> Callable[[Any], None]:
@@ -37,13 +52,32 @@ def rule_validator(rule: Callable[[Any], object]) -> Callable[[Any], None]:
     return validate
 
 
-def text_field(label: str, rule: Callable[[object], str] = inputs.identifier) -> forms.CharField:
-    """A reference or SKU (``inputs.identifier``), or an order id (``inputs.order_id``)."""
+class SkuInput(forms.TextInput):
+    """A SKU box: it suggests the known SKUs of the page's list (``SKU_LIST``), which the
+    script narrows as one types; without the script, the list the page came with."""
+
+    def __init__(self, attrs: dict[str, Any] | None = None) -> None:
+        # autocomplete off: the browser's own memory of typed values would bury the list.
+        known = {"list": SKU_LIST, "autocomplete": "off", "maxlength": inputs.MAX_TEXT}
+        super().__init__(known | (attrs or {}))
+
+
+def text_field(
+    label: str,
+    rule: Callable[[object], str] = inputs.identifier,
+    widget: forms.Widget | None = None,
+) -> forms.CharField:
+    """A reference (``inputs.identifier``), or an order id (``inputs.order_id``)."""
     return forms.CharField(
         label=label,
         validators=[rule_validator(rule)],
-        widget=forms.TextInput(attrs={"maxlength": inputs.MAX_TEXT}),
+        widget=widget or forms.TextInput(attrs={"maxlength": inputs.MAX_TEXT}),
     )
+
+
+def sku_field(label: str = "SKU") -> forms.CharField:
+    """A SKU (``inputs.identifier``), in a box that suggests the known ones."""
+    return text_field(label, widget=SkuInput())
 
 
 def qty_field(label: str = "Quantity", rule: inputs.Count = inputs.quantity) -> forms.IntegerField:
@@ -69,8 +103,38 @@ def show_command_error(
     form.add_error(field if field in form.fields else None, str(error))
 
 
+@dataclass(frozen=True)
+class Confirmation:
+    """A question a form asks before doing what is easily done by mistake, and the
+    checkbox that answers it (``templates/includes/confirmation.html``).
+
+    The box sends back the value it confirms, so a tick given for one SKU or order id
+    never confirms another typed in its place. ``after`` is the field the question is
+    about: the box follows it, and its error asks the question until the box is ticked.
+    """
+
+    name: str
+    value: str
+    label: str
+    after: str
+    given: bool
+
+    @classmethod
+    def ask(
+        cls, data: Mapping[str, Any], name: str, value: str, label: str, after: str
+    ) -> Confirmation:
+        return cls(name, value, label, after, given=data.get(name) == value)
+
+
+def did_you_mean(similar: list[str]) -> str:
+    """The words "did you mean A or B?", for the known SKUs that look like one typed."""
+    return f"did you mean {' or '.join(similar)}?"
+
+
 class CommandForm(forms.Form):
     """A form whose valid data is one command, and which can show the bus's refusal."""
+
+    confirmation: Confirmation | None = None
 
     def command(self) -> commands.Command:
         raise NotImplementedError
@@ -79,9 +143,11 @@ class CommandForm(forms.Form):
         show_command_error(self, error)
 
 
-class AddBatchForm(CommandForm):
+class BatchForm(CommandForm):
+    """A batch by the input rules (the CSV import checks its rows with them too)."""
+
     ref = text_field("Batch reference")
-    sku = text_field("SKU")
+    sku = sku_field()
     qty = qty_field()
     eta = forms.DateField(
         label="ETA",
@@ -95,17 +161,49 @@ class AddBatchForm(CommandForm):
         return commands.CreateBatch(data["ref"], data["sku"], data["qty"], data["eta"])
 
 
+class AddBatchForm(BatchForm):
+    """Add batch: a reference already taken is said with the other problems, and a SKU
+    nobody has seen needs its box ticked ("Create new SKU X") before it is created."""
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        ref, sku = data.get("ref"), data.get("sku")
+        if ref and stock.existing_batches([ref]):
+            self.add_error("ref", f"Batch {ref} already exists")
+        if sku and not stock.known_skus([sku], write_positions()):
+            label = f"Create new SKU {sku}"
+            self.confirmation = Confirmation.ask(self.data, NEW_SKU, sku, label, after="sku")
+            if not self.confirmation.given:
+                similar = stock.similar_skus([sku]).get(sku)
+                spelling = f"the spelling ({did_you_mean(similar)})" if similar else "the spelling"
+                self.add_error(
+                    "sku", f"SKU {sku} is new: check {spelling}, or tick '{label}' below."
+                )
+        return data
+
+
 class ChangeBatchQuantityForm(CommandForm):
+    """Sent twice: for a preview, then (from the preview's Confirm button) with the
+    preview's fingerprint, so that the change made is the one shown."""
+
     ref = text_field("Batch reference")
     qty = qty_field("New quantity", inputs.new_quantity)
+    previewed = forms.CharField(required=False, max_length=64, widget=forms.HiddenInput)
+
+    def confirmed(self) -> bool:
+        return bool(self.cleaned_data["previewed"])
 
     def command(self) -> commands.ChangeBatchQuantity:
-        return commands.ChangeBatchQuantity(self.cleaned_data["ref"], self.cleaned_data["qty"])
+        data = self.cleaned_data
+        return commands.ChangeBatchQuantity(data["ref"], data["qty"], data["previewed"] or None)
 
 
 class DeallocateForm(CommandForm):
+    """Sent twice: for the question naming the line, then with ``confirmed``."""
+
     orderid = text_field("Order id", inputs.order_id)
-    sku = text_field("SKU")
+    sku = sku_field()
+    confirmed = forms.BooleanField(required=False, widget=forms.HiddenInput)
 
     def command(self) -> commands.Deallocate:
         return commands.Deallocate(self.cleaned_data["orderid"], self.cleaned_data["sku"])
@@ -116,7 +214,7 @@ class OrderForm(forms.Form):
 
 
 class LineForm(CommandForm):
-    sku = text_field("SKU")
+    sku = sku_field()
     qty = qty_field()
 
 
@@ -127,14 +225,22 @@ else:
 
 
 class BaseLineFormSet(LineFormSetBase):
+    """The lines together: at least one, and one per SKU (a repeated SKU is marked on
+    the later line). Checked whatever else is wrong, so every problem shows at once."""
+
     def clean(self) -> None:
-        if any(self.errors):
-            return
-        skus = [f.cleaned_data["sku"] for f in self.forms if f.cleaned_data]
-        if not skus:
+        if not any(form.has_changed() for form in self.forms):
             raise ValidationError("An order needs at least one line.")
-        if len(set(skus)) < len(skus):
-            raise ValidationError("Each SKU may appear only once in an order.")
+        first_line: dict[str, int] = {}
+        for number, form in enumerate(self.forms, start=1):
+            sku = form.cleaned_data.get("sku")
+            if sku is None:
+                continue
+            if sku in first_line:
+                form.add_error(
+                    "sku", f"{sku} is on line {first_line[sku]} already: one line per SKU."
+                )
+            first_line.setdefault(sku, number)
 
 
 LineFormSet = forms.formset_factory(
@@ -146,40 +252,60 @@ class PlaceOrderForm:
     """An order id and its lines: one ``Allocate`` command per line.
 
     Each SKU is its own aggregate, so the lines cannot be placed in one transaction.
-    What can fail is therefore checked against the read model before anything is sent
-    (unknown SKU, a line the order already has with another quantity); if the bus still
-    refuses a line (a race), the lines before it stay placed, and sending the same form
-    again is safe because an identical line is never placed twice.
+    What can fail is therefore checked before anything is sent, all of it in one pass
+    (each line by the input rules, a SKU twice, an unknown SKU, a line the order already
+    has with another quantity), and lines added to an order that exists need the box
+    "Add these lines to order X" ticked. If the bus still refuses a line (a race), the
+    other lines are placed all the same and the form says which were (``partly_placed``);
+    sending it again is safe, because an identical line is never placed twice.
     """
 
     def __init__(self, data: Any = None, initial: dict[str, Any] | None = None) -> None:
         self.order = OrderForm(data, initial=initial)
         self.lines = LineFormSet(data, prefix="lines")
+        self.confirmation: Confirmation | None = None
+        self.existing: dict[str, int] | None = None
+        """The order's lines before this form's (None: a new order), once checked."""
 
     def is_valid(self) -> bool:
-        order_valid = self.order.is_valid()
-        if not (self.lines.is_valid() and order_valid):
-            return False
-        filled = [f for f in self.lines.forms if f.cleaned_data]
-        known = stock.known_skus(f.cleaned_data["sku"] for f in filled)
-        existing = orders.line_quantities(self.order.cleaned_data["orderid"])
-        for form in filled:
-            sku, qty = form.cleaned_data["sku"], form.cleaned_data["qty"]
+        self.order.is_valid()
+        self.lines.is_valid()
+        filled = [f for f in self.lines.forms if f.cleaned_data.get("sku")]
+        skus = [f.cleaned_data["sku"] for f in filled]
+        writes = write_positions()
+        known = stock.known_skus(skus, writes)
+        similar = stock.similar_skus(set(skus) - known)
+        orderid = self.order.cleaned_data.get("orderid")
+        self.existing = orders.order_lines(orderid, writes) if orderid else None
+        existing = self.existing or {}
+        for form, sku in zip(filled, skus, strict=True):
+            qty = form.cleaned_data.get("qty")
             if sku not in known:
-                form.add_error("sku", f"Invalid sku {sku}")
-            elif existing.get(sku, qty) != qty:
+                look_alikes = similar.get(sku)
+                hint = f": {did_you_mean(look_alikes)}" if look_alikes else ""
+                form.add_error("sku", f"Invalid sku {sku}{hint}")
+            elif qty is not None and existing.get(sku, qty) != qty:
                 form.add_error(
                     "qty", f"The order already has {existing[sku]} of {sku}; cannot change it"
                 )
-        return all(form.is_valid() for form in filled)
+        if orderid and self.existing is not None and set(skus) - set(existing):
+            self._ask_to_add_to(orderid, self.existing)
+        return self.order.is_valid() and self.lines.is_valid()
 
-    def partly_placed(self, placed: list[str]) -> None:
-        if placed:
+    def _ask_to_add_to(self, orderid: str, existing: dict[str, int]) -> None:
+        self.confirmation = self._adding_to(orderid)
+        if not self.confirmation.given:
+            count = len(existing)
+            has = f"{count} line{'s' if count != 1 else ''}" if count else "every line cancelled"
             self.order.add_error(
-                None,
-                f"These lines were placed before the error: {', '.join(placed)}."
-                " Sending the order again will not place them twice.",
+                "orderid",
+                f"Order {orderid} already exists ({has}): add these lines to it? Tick"
+                f" '{self.confirmation.label}' below.",
             )
+
+    def _adding_to(self, orderid: str) -> Confirmation:
+        label = f"Add these lines to order {orderid}"
+        return Confirmation.ask(self.order.data, ADD_TO_ORDER, orderid, label, after="orderid")
 
     def commands(self) -> list[tuple[LineForm, commands.Allocate]]:
         orderid = self.order.cleaned_data["orderid"]
@@ -188,3 +314,33 @@ class PlaceOrderForm:
             for f in self.lines.forms
             if f.cleaned_data
         ]
+
+    def placed(self, batchrefs: Mapping[str, str | None]) -> str:
+        """What the lines sent became, ``{sku: batchref}`` (None: waiting), in words."""
+        orderid = self.order.cleaned_data["orderid"]
+        if self.existing is None:
+            return f"Order {orderid} placed: {_lines(batchrefs)}."
+        added = {sku: ref for sku, ref in batchrefs.items() if sku not in self.existing}
+        if not added:
+            return f"Order {orderid} already had these lines: nothing changed."
+        return f"Added to order {orderid}: {_lines(added)}."
+
+    def partly_placed(self, batchrefs: Mapping[str, str | None]) -> None:
+        """The bus refused some lines (marked on them) after the checks: say what was
+        placed, and have the form ready to be sent again (the order now exists, by the
+        user's own doing: its box comes ticked)."""
+        if not batchrefs:
+            return
+        orderid = self.order.cleaned_data["orderid"]
+        self.order.add_error(
+            None,
+            f"Only some lines were placed: {_lines(batchrefs)}. The marked lines were not:"
+            " correct them and send the order again (placed lines are not placed twice).",
+        )
+        self.confirmation = replace(self._adding_to(orderid), given=True)
+
+
+def _lines(batchrefs: Mapping[str, str | None]) -> str:
+    return ", ".join(
+        f"{sku} → {ref}" if ref else f"{sku} waiting" for sku, ref in batchrefs.items()
+    )

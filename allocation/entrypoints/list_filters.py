@@ -87,3 +87,9 @@ class OrderFilters(ListFilters):
         fields = ("status", "q", "sku", "batch", "created_from", "created_to", "sort")
         status, search, sku, batch, start, end, sort = (self.value(name) for name in fields)
         return OrderQuery(status, search, sku, batch, start, end, sort)
+
+
+class SkuSearch(forms.Form):
+    """The SKU boxes' script's question: the known SKUs containing ``q``."""
+
+    q = forms.CharField(required=False, max_length=255)

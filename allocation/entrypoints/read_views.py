@@ -10,27 +10,35 @@ asks for it alone every few seconds (the page's own URL and query with
 ``?fragment=<name>``) and swaps it in only when it changed: the region's ETag is a hash
 of its HTML, so an unchanged region is a 304 with no body. A fragment is rendered by the
 same view as its page, so it keeps the page's login, permissions, headers and
-read-your-writes wait.
+read-your-writes wait. A region holds no form, only links to them (Cancel line, Change
+quantity): a form's CSRF token, masked afresh at each rendering, would change the ETag
+every time.
 """
 
 from __future__ import annotations
 
 import hashlib
-import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Page, Paginator
 from django.db.models import Model, QuerySet
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBadRequest,
+    JsonResponse,
+)
 from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.utils.cache import get_conditional_response, patch_cache_control
 from django.utils.http import quote_etag
+from django.views.decorators.http import require_GET
 
 from allocation import bootstrap
-from allocation.entrypoints.list_filters import OrderFilters, StockFilters
+from allocation.entrypoints.list_filters import OrderFilters, SkuSearch, StockFilters
 from orders_read.selectors import dashboard as dashboard_reads
 from orders_read.selectors import orders as order_reads
 from orders_read.selectors import stock as stock_reads
@@ -53,10 +61,6 @@ FRAGMENT = "fragment"
 LIVE_REGION_HEADER = "X-Live-Region"
 """Names the region a fragment answer holds: what ``app.js`` checks before swapping (a
 login page after a session expired, say, is not a fragment)."""
-
-CSRF_VALUE = re.compile(r'(name="csrfmiddlewaretoken" value=")[^"]*"')
-"""The region's forms carry a CSRF token masked afresh at each rendering; the ETag
-leaves it out, or no region with a form would ever be unchanged."""
 
 
 @dataclass(frozen=True)
@@ -108,7 +112,7 @@ def live_page(
             f"This page has no live region named {fragment!r}.", content_type="text/plain"
         )
     html = render_to_string(region.template, context, request)
-    etag = quote_etag(hashlib.sha256(CSRF_VALUE.sub(r'\1"', html).encode()).hexdigest()[:32])
+    etag = quote_etag(hashlib.sha256(html.encode()).hexdigest()[:32])
     if fragment is None:
         return render(
             request, template, context | {"live": RenderedRegion(region.name, html, etag)}
@@ -171,7 +175,11 @@ def sku_detail(request: HttpRequest, sku: str) -> HttpResponse:
 @login_required
 def orders(request: HttpRequest) -> HttpResponse:
     filters = OrderFilters(request.GET)
-    context = {"page": paginate(request, order_reads.orders(filters.query())), "filters": filters}
+    context = {
+        "page": paginate(request, order_reads.orders(filters.query())),
+        "filters": filters,
+        "sku_suggestions": stock_reads.sku_suggestions(),
+    }
     return render(request, "orders_read/order_list.html", context)
 
 
@@ -183,3 +191,15 @@ def order_detail(request: HttpRequest, orderid: str) -> HttpResponse:
     context = {"orderid": orderid}
     unknown = f"Unknown order {orderid}"
     return detail_page(request, template, ORDER, found, unknown, context, fragment)
+
+
+@login_required
+@require_GET
+def sku_suggestions(request: HttpRequest) -> HttpResponse:
+    """The known SKUs containing ``?q=``, for the SKU boxes' script (``app.js``):
+    ``{"skus": [...], "complete": true}``, ``complete`` false when there are more."""
+    search = SkuSearch(request.GET)
+    if not search.is_valid():
+        return JsonResponse({"message": search.errors["q"][0]}, status=400)
+    found = stock_reads.sku_suggestions(search.cleaned_data["q"])
+    return JsonResponse({"skus": found.skus, "complete": found.complete})

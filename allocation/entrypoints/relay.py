@@ -3,9 +3,11 @@
 A long-running process, so that requests never talk to the broker. It sends what the
 outbox holds, then sleeps until PostgreSQL notifies it of a commit (the outbox's
 insert trigger), or until its timer fires (other databases, and a safety net). Woken
-by a commit, it lingers ``RELAY_LINGER`` seconds before claiming, so that the commits
-of that moment travel as one batch: one message, one projection transaction, instead
-of one per event (a few milliseconds of lag for a fraction of the CPU per event). Every
+by a commit, it lingers before claiming, so that the commits of that moment travel as
+one batch: one message, one projection transaction, instead of one per event (a few
+milliseconds of lag for a fraction of the CPU per event). How long grows with the
+load (``lingering``): ``RELAY_LINGER`` while rounds are small, up to
+``RELAY_LINGER_MAX`` when they are big, where the workers' CPU is short. Every
 ``RECONCILE_EVERY`` seconds it also runs the reconciler, which resends whatever was
 written but is still not applied ``RECONCILE_AFTER`` seconds later.
 
@@ -49,9 +51,11 @@ def follow(
     poll = settings.RELAY_POLL_INTERVAL if poll is None else poll
     reconcile_every = settings.RECONCILE_EVERY if reconcile_every is None else reconcile_every
     linger = settings.RELAY_LINGER if linger is None else linger
+    longest = max(linger, settings.RELAY_LINGER_MAX)
     listener: Listener | None = None
     next_reconcile = 0.0
     pause = 0.0
+    sent = 0
     while not stop.is_set():
         try:
             if listener is None:
@@ -66,7 +70,7 @@ def follow(
                 next_reconcile = time.monotonic() + reconcile_every
             pause = 0.0
             if listener.wait(poll, stop) and linger:
-                stop.wait(linger)
+                stop.wait(lingering(sent, linger, longest))
         except (DatabaseError, psycopg.Error):
             pause = min(max(pause * 2, 0.1), 5.0)
             logger.warning("relay: database unavailable; retrying in %.1fs", pause, exc_info=True)
@@ -77,6 +81,21 @@ def follow(
             stop.wait(pause)
     if listener is not None:
         listener.close()
+
+
+SMALL_ROUND = 2
+"""Events a round sends at a light load (about 100 a second): the relay then lingers
+its shortest, which is what the lag is measured at."""
+
+
+def lingering(last_round: int, shortest: float, longest: float) -> float:
+    """How long to linger after a wake-up, given how many events the last round sent.
+
+    In proportion to the last round beyond a small one: at a light load, the shortest
+    linger (lag matters, and the workers have CPU to spare); as rounds grow, longer,
+    so each message and projection transaction carries more events, up to ``longest``.
+    """
+    return min(longest, shortest * max(1.0, last_round / SMALL_ROUND))
 
 
 class Listener:

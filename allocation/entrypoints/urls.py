@@ -18,6 +18,7 @@ urlpatterns = [
     path("stock/", read_views.stock, name="stock"),
     path("stock/export.csv", csv_views.export_stock, name="export-stock"),
     path("stock/waiting-lines.csv", csv_views.export_waiting_lines, name="export-waiting-lines"),
+    path("stock/skus.json", read_views.sku_suggestions, name="sku-suggestions"),
     path("stock/<path:sku>/", read_views.sku_detail, name="sku-detail"),
     path("orders/", read_views.orders, name="orders"),
     path("orders/export.csv", csv_views.export_orders, name="export-orders"),

@@ -1,16 +1,18 @@
 """Handlers: one short function per command or event.
 
 Command handlers load the aggregate through the Unit of Work, ask it to act, and
-commit. Event handlers get their infrastructure injected by ``bootstrap``, so this
-module imports neither Django nor Redis nor Celery.
+commit. Previews do the same on a copy of the aggregate and commit nothing: what a
+command would do, for a person to confirm. Event handlers get their infrastructure
+injected by ``bootstrap``, so this module imports neither Django nor Redis nor Celery.
 """
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from allocation.domain import commands, events
+from allocation.domain import changes, commands, events
 from allocation.domain.model import (
     AllocationError,
     DuplicateBatch,
@@ -23,6 +25,18 @@ from allocation.service_layer.unit_of_work import AbstractUnitOfWork
 
 class InvalidSku(AllocationError):
     pass
+
+
+class PreviewOutdated(AllocationError):
+    """A confirmed change would now do something else than its preview showed (the
+    stock moved meanwhile): nothing was changed, and ``change`` is what it would do now."""
+
+    def __init__(self, change: changes.QuantityChange) -> None:
+        super().__init__(
+            f"Batch {change.ref} or its lines changed since the preview, so nothing was changed."
+            " Check what the change would do now and confirm again."
+        )
+        self.change = change
 
 
 def add_batch(command: commands.CreateBatch, uow: AbstractUnitOfWork) -> None:
@@ -47,25 +61,59 @@ def allocate(command: commands.Allocate, uow: AbstractUnitOfWork) -> str | None:
     return batchref
 
 
-def deallocate(command: commands.Deallocate, uow: AbstractUnitOfWork) -> None:
+def deallocate(command: commands.Deallocate, uow: AbstractUnitOfWork) -> changes.Cancellation:
+    """Returns what the cancellation did: the waiting lines that took the freed units."""
     with uow:
-        _product(uow, command.sku, command.orderid).deallocate(command.orderid)
+        product = _product(uow, command.sku, command.orderid)
+        cancellation = changes.cancel(product, command.orderid)
         uow.commit()
+    return cancellation
 
 
-def change_batch_quantity(command: commands.ChangeBatchQuantity, uow: AbstractUnitOfWork) -> None:
+def change_batch_quantity(
+    command: commands.ChangeBatchQuantity, uow: AbstractUnitOfWork
+) -> changes.QuantityChange:
+    """Returns what the change did; refuses a confirmed one that no longer matches its
+    preview (``command.previewed``) before anything is written."""
     with uow:
-        product = uow.products.get_by_batchref(command.ref)
-        if product is None:
-            raise UnknownBatch(f"Invalid batch ref {command.ref}")
-        product.change_batch_quantity(command.ref, command.qty)
+        change = changes.change_quantity(_batch_product(uow, command.ref), command.ref, command.qty)
+        if command.previewed not in (None, change.fingerprint):
+            raise PreviewOutdated(change)
         uow.commit()
+    return change
+
+
+# -- previews: what a command would do now, computed by the domain on a copy of the
+# product; the Unit of Work is left without a commit, so nothing is written --
+
+
+def preview_change_batch_quantity(
+    command: commands.ChangeBatchQuantity, uow: AbstractUnitOfWork
+) -> changes.QuantityChange:
+    with uow:
+        product = copy.deepcopy(_batch_product(uow, command.ref))
+        return changes.change_quantity(product, command.ref, command.qty)
+
+
+def preview_deallocate(
+    command: commands.Deallocate, uow: AbstractUnitOfWork
+) -> changes.Cancellation:
+    with uow:
+        product = copy.deepcopy(_product(uow, command.sku, command.orderid))
+        return changes.cancel(product, command.orderid)
 
 
 def _product(uow: AbstractUnitOfWork, sku: str, orderid: str) -> Product:
     product = uow.products.get(sku, for_order=orderid)
     if product is None:
         raise InvalidSku(f"Invalid sku {sku}")
+    return product
+
+
+def _batch_product(uow: AbstractUnitOfWork, ref: str) -> Product:
+    product = uow.products.get_by_batchref(ref)
+    if product is None:
+        raise UnknownBatch(f"Invalid batch ref {ref}")
     return product
 
 
@@ -114,6 +162,12 @@ COMMAND_HANDLERS: Mapping[type[commands.Command], Callable[..., Any]] = {
     commands.Deallocate: deallocate,
     commands.ChangeBatchQuantity: change_batch_quantity,
 }
+
+PREVIEWS: Mapping[type[commands.Command], Callable[..., Any]] = {
+    commands.Deallocate: preview_deallocate,
+    commands.ChangeBatchQuantity: preview_change_batch_quantity,
+}
+"""The commands a person confirms after seeing what they would do (``MessageBus.preview``)."""
 
 EVENT_HANDLERS: Mapping[type[events.Event], Mapping[str, Callable[..., None]]] = {
     events.BatchCreated: {},

@@ -2,7 +2,8 @@
 
 Commands run in the caller's process and their failures reach the caller. A command
 that lost an optimistic-locking race is retried a bounded number of times with
-jittered backoff, and each attempt starts a fresh transaction.
+jittered backoff, and each attempt starts a fresh transaction. Some commands can also
+be previewed: what they would do now, with nothing written (``preview``).
 
 Events are not handled here after a command: the Unit of Work stores them in the
 outbox, the relay hands them to Celery in batches, and a task
@@ -67,8 +68,10 @@ class MessageBus:
         projection: Projection,
         max_attempts: int = 30,
         backoff: Callable[[int], float] = jittered_backoff,
+        previews: Mapping[type[Command], CommandHandler] | None = None,
     ) -> None:
         self.command_handlers = command_handlers
+        self.previews = previews or {}
         self.event_handlers = event_handlers
         self.projection = projection
         self.max_attempts = max_attempts
@@ -87,6 +90,13 @@ class MessageBus:
         raise TooMuchContention(
             f"The product is busy: {type(command).__name__} lost {self.max_attempts} races; retry"
         )
+
+    def preview(self, command: Command) -> Any:
+        """What the command would do now, computed as its handler would, written nowhere.
+
+        Not retried: a preview writes nothing, so it cannot lose a version race.
+        """
+        return self.previews[type(command)](command)
 
     def handle_events(self, events: Sequence[Event]) -> dict[int, dict[str, Exception]]:
         """Side effects of each event, then the projection of them all in one go.

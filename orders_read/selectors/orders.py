@@ -11,9 +11,11 @@ from django.db import connections
 from django.db.models import Case, F, QuerySet, Value, When
 from django.utils import timezone
 
+from allocation.domain.events import Event
 from orders_read import freshness
 from orders_read.freshness import WritePositions
 from orders_read.models import ORDER_STATUS_LABELS, EventLog, OrderLineView, OrderView
+from orders_read.projections import policy
 from orders_read.rules import LineStatus, OrderStatus, Shipping, shipping
 from orders_read.selectors.sorting import Sorts
 from orders_read.sql import read_db, statement
@@ -67,7 +69,7 @@ def order(orderid: str, writes: WritePositions) -> tuple[dict[str, Any] | None, 
     """
     lines, fresh = _api_read(orderid, writes)
     if not lines:
-        if not EventLog.objects.filter(orderid=orderid).exists():
+        if not _known_by_history(orderid):
             return None, fresh
         cancelled: dict[str, Any] = {"orderid": orderid, "status": CANCELLED, "lines": []}
         return cancelled | {"expected_ship_date": None, "ships": None}, fresh
@@ -176,13 +178,29 @@ class OrderSummary:
 
 
 @dataclass(frozen=True)
+class CancelledLine:
+    """A line of the order that was cancelled: from ``batchref``, or while waiting (None)."""
+
+    sku: str
+    qty: int
+    batchref: str | None
+
+
+@dataclass(frozen=True)
 class OrderDetail:
-    """An order as its customer sees it; ``summary`` is None once every line is gone."""
+    """An order as its customer sees it; ``summary`` is None once every line is gone.
+
+    ``cancelled``: the lines cancelled and not ordered again, which the page still
+    shows (struck through); the read model keeps no row for them, so they come from
+    the order's history, already read for the page: no projection, rebuild or query
+    of their own.
+    """
 
     orderid: str
     summary: OrderSummary | None
     lines: list[OrderLineDetail]
     history: list[EventLog]
+    cancelled: list[CancelledLine]
 
 
 def order_detail(orderid: str, writes: WritePositions) -> tuple[OrderDetail | None, bool]:
@@ -214,17 +232,34 @@ def order_detail(orderid: str, writes: WritePositions) -> tuple[OrderDetail | No
         summary = OrderSummary(
             OrderStatus(first.order_status), first.order_waiting_lines or 0, first.order_ships_on
         )
-    newest = {entry.sku: entry.occurred_at for entry in history}  # in write order per SKU
+    newest = {entry.sku: entry for entry in history}  # each SKU's events by version
+    since = {sku: entry.occurred_at for sku, entry in newest.items()}
     detail = OrderDetail(
         orderid=orderid,
         summary=summary,
         lines=[
-            OrderLineDetail(line, newest.get(line.sku) if line.status == waiting else None)
+            OrderLineDetail(line, since.get(line.sku) if line.status == waiting else None)
             for line in lines
         ],
         history=history,
+        cancelled=_cancelled(newest, {line.sku for line in lines}),
     )
     return detail, fresh
+
+
+def _cancelled(newest: dict[str, EventLog], live: set[str]) -> list[CancelledLine]:
+    """The lines whose newest event left them gone (the projection's rule: a line a
+    shrinking batch evicts is placed again by a newer event of the same change)."""
+    return [
+        CancelledLine(sku, entry.payload["qty"], entry.batchref)
+        for sku, entry in sorted(newest.items())
+        if sku not in live and _leaves_gone(entry.name)
+    ]
+
+
+def _leaves_gone(name: str) -> bool:
+    event_type = Event.registry.get(name)
+    return event_type is not None and policy.line_status_after(event_type) is None
 
 
 def _in_write_order(entries: Iterable[EventLog]) -> list[EventLog]:
@@ -297,6 +332,16 @@ def _start_of(day: date) -> datetime:
     return timezone.make_aware(datetime.combine(day, time.min))
 
 
-def line_quantities(orderid: str) -> dict[str, int]:
-    """The order's live lines, ``{sku: qty}``: what a resubmission must agree with."""
-    return dict(OrderLineView.objects.filter(orderid=orderid).values_list("sku", "qty"))
+def order_lines(orderid: str, writes: WritePositions) -> dict[str, int] | None:
+    """The order's live lines, ``{sku: qty}``, once the read model holds its writes
+    (bounded wait): what lines sent for it again must agree with. ``{}`` for an order
+    whose every line was cancelled, None for an order never placed."""
+    lines, _ = _api_read(orderid, writes)
+    if lines:
+        return {line.sku: line.qty for line in lines}
+    return {} if _known_by_history(orderid) else None
+
+
+def _known_by_history(orderid: str) -> bool:
+    """Whether the order ever had a line: its events outlive its lines."""
+    return EventLog.objects.filter(orderid=orderid).exists()

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from functools import reduce
+from operator import or_
 
 from django.db.models import (
     BigIntegerField,
@@ -254,16 +257,77 @@ def _moves() -> dict[str, Case]:
     }
 
 
-def sku_of_batch(ref: str, writes: WritePositions) -> str | None:
-    """The batch's SKU, once the read model holds every write to that SKU (bounded
-    wait); None while it does not know the batch yet."""
+def batch(ref: str, writes: WritePositions) -> BatchView | None:
+    """The batch, once the read model holds every write to its SKU (bounded wait); None
+    while it does not know the batch yet."""
     freshness.batch_applied(ref, writes)
-    return BatchView.objects.filter(reference=ref).values_list("sku", flat=True).first()
+    return BatchView.objects.filter(reference=ref).first()
 
 
-def known_skus(skus: Iterable[str]) -> set[str]:
-    """Those of ``skus`` the read model has stock rows for."""
-    return set(SkuStock.objects.filter(sku__in=list(skus)).values_list("sku", flat=True))
+def known_skus(skus: Iterable[str], writes: WritePositions | None = None) -> set[str]:
+    """Those of ``skus`` the read model has stock rows for; with ``writes``, also those
+    written but not projected yet (one lookup each, for the ones the read model lacks)."""
+    wanted = set(skus)
+    known = set(SkuStock.objects.filter(sku__in=list(wanted)).values_list("sku", flat=True))
+    if writes is not None:
+        known |= {sku for sku in wanted - known if writes.of_sku(sku) > 0}
+    return known
+
+
+SUGGESTIONS = 50
+"""SKUs a page lists for its SKU boxes, and the endpoint per answer: a short list to
+pick from, not a catalogue (a page with thousands of options is slow to send and to use)."""
+
+
+@dataclass(frozen=True)
+class SkuSuggestions:
+    """What a SKU box suggests."""
+
+    skus: list[str]
+    complete: bool
+    """Whether ``skus`` holds every match, so that typing more needs no new answer."""
+
+
+def sku_suggestions(text: str = "") -> SkuSuggestions:
+    """Known SKUs containing ``text`` (any case), those starting with it first, then
+    alphabetically; ``SUGGESTIONS`` at most. One statement over the SKUs' stock rows."""
+    rows = SkuStock.objects.order_by("sku")
+    if text:
+        starts = Case(When(sku__istartswith=text, then=Value(0)), default=Value(1))
+        rows = rows.filter(sku__icontains=text).order_by(starts, "sku")
+    found = list(rows.values_list("sku", flat=True)[: SUGGESTIONS + 1])
+    return SkuSuggestions(found[:SUGGESTIONS], complete=len(found) <= SUGGESTIONS)
+
+
+SIMILAR_CANDIDATES = 2000
+"""The most SKUs read to find look-alikes for the SKUs of one form."""
+SIMILAR = 3
+"""Look-alikes named per SKU."""
+
+
+def similar_skus(skus: Iterable[str]) -> dict[str, list[str]]:
+    """Known SKUs that look like each of ``skus`` (a typo, another case), the closest
+    first: "did you mean". One statement, bounded: candidates share the first two
+    characters (any case), which keeps the look-alikes of most typos; ``difflib``
+    ranks them."""
+    wanted = [sku for sku in set(skus) if sku]
+    if not wanted:
+        return {}
+    prefixes = reduce(or_, (Q(sku__istartswith=sku[:2]) for sku in wanted))
+    candidates = list(
+        SkuStock.objects.filter(prefixes)
+        .order_by("sku")
+        .values_list("sku", flat=True)[:SIMILAR_CANDIDATES]
+    )
+    by_key = {sku.casefold(): sku for sku in candidates}
+    return {
+        sku: [
+            by_key[key]
+            for key in difflib.get_close_matches(sku.casefold(), by_key, n=SIMILAR, cutoff=0.75)
+            if by_key[key] != sku
+        ]
+        for sku in wanted
+    }
 
 
 def waiting_lines(sku: str = "") -> QuerySet[OrderLineView]:

@@ -146,10 +146,54 @@ function liveRegion() {
   });
 }
 
+// SKU boxes suggest the known SKUs of the page's <datalist>. When the page brought only
+// the first of many (data-complete="false"), the list is asked again as one types, for
+// the SKUs containing the text; an emptied box gets the page's list back. Without this
+// script the page's list is all there is (and Add batch still asks before a new SKU).
+function suggestSkus() {
+  const list = document.querySelector("datalist[data-source]");
+  if (!list || list.dataset.complete === "true") return;
+  const first = Array.from(list.options, (option) => option.value);
+  let timer;
+  let pending;
+  const show = (skus) => {
+    const options = skus.map((sku) => Object.assign(document.createElement("option"), { value: sku }));
+    list.replaceChildren(...options);
+  };
+  const ask = async (text) => {
+    pending = new AbortController();
+    try {
+      const url = `${list.dataset.source}?q=${encodeURIComponent(text)}`;
+      const response = await fetch(url, {
+        headers: { Accept: "application/json" },
+        credentials: "same-origin",
+        signal: pending.signal,
+      });
+      if (response.ok) show((await response.json()).skus);
+    } catch {
+      // Superseded by newer text, or the server out of reach: the list stays as it was.
+    }
+  };
+  // On the document: order lines added by "+ Add a line" are SKU boxes too.
+  document.addEventListener("input", (event) => {
+    const box = event.target;
+    if (!(box instanceof HTMLInputElement) || box.getAttribute("list") !== list.id) return;
+    clearTimeout(timer);
+    if (pending) pending.abort(); // an answer for older text must not replace a newer one
+    const text = box.value.trim();
+    if (!text) {
+      show(first);
+      return;
+    }
+    timer = setTimeout(() => ask(text), 150);
+  });
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   foldNavigation();
   focusFirstProblem();
   addLines();
+  suggestSkus();
   liveRegion();
 });
 

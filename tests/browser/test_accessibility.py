@@ -1,20 +1,24 @@
 """Every page of the UI for keyboards, screen readers and phones, in Chromium.
 
 axe-core (from npm, injected by Playwright) must find no critical or serious violation
-on any page: the read pages, each form empty and sent back with errors, login, 403 and
-404. By hand, what axe cannot judge: errors and help are each field's description, focus
-goes to the first problem, a skip link leads past the navigation, "+ Add a line" moves
-focus to the new line. At 390 px wide no page scrolls sideways, the navigation folds
-behind "Menu", and every line of an order keeps its Cancel button on screen.
+on any page: the read pages, each form empty and sent back with errors (and with the
+questions Add batch and Place order ask, their boxes shown), a change's preview and
+Cancel line's question, login, 403 and 404. By hand, what axe cannot judge: errors and
+help are each field's description, focus goes to the first problem, a skip link leads
+past the navigation, "+ Add a line" moves focus to the new line. At 390 px wide no page
+scrolls sideways (a question naming a long SKU or order id wraps; a change's preview and
+Cancel line's question included), the navigation folds behind "Menu", and every line of
+an order keeps its Cancel line link on screen.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date
 from typing import Any
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 
 from allocation.bootstrap import bootstrap
 from allocation.domain import commands
@@ -37,6 +41,7 @@ READ_PAGES = {
     "SKU": "/stock/CHAIR/",
     "orders": "/orders/",
     "order": f"/orders/{LONG_ORDER}/",
+    "order with a cancelled line": "/orders/o-2/",
     "404 unknown order": "/orders/nope/",
     "404 unknown page": "/no-such-page/",
 }
@@ -46,12 +51,23 @@ FORMS = {
     "cancel line": "/deallocate/",
     "place order": "/place-order/",
 }
+QUESTION = "/deallocate/?orderid=o-2&sku=CHAIR"
+"""Cancel line's question, as an order page's link opens it."""
+
+
+def previewed(page: Page, base: str) -> None:
+    """The change-quantity form's preview: CHAIR-WH shrunk so that lines move and wait."""
+    page.goto(base + "/batches/change-quantity/?ref=CHAIR-WH")
+    page.get_by_label("New quantity").fill("2")
+    page.get_by_role("button", name="Preview the change").click()
+    expect(page.locator("tr.move").first).to_be_visible()
 
 
 @pytest.fixture
 def warehouse(transactional_db: None) -> None:
     """CHAIR in the warehouse and on a shipment, a little LAMP; an order with an
-    allocated line and a waiting one, and an order served by the shipment."""
+    allocated line and a waiting one, and an order served by the shipment with a
+    cancelled line."""
     bus = bootstrap()
     for command in [
         commands.CreateBatch("CHAIR-WH", "CHAIR", 10, None),
@@ -60,6 +76,8 @@ def warehouse(transactional_db: None) -> None:
         commands.Allocate(LONG_ORDER, "CHAIR", 5),
         commands.Allocate(LONG_ORDER, "LAMP", 4),
         commands.Allocate("o-2", "CHAIR", 8),
+        commands.Allocate("o-2", "LAMP", 1),
+        commands.Deallocate("o-2", "LAMP"),
     ]:
         bus.handle(command)
 
@@ -107,6 +125,13 @@ def test_no_page_has_a_serious_accessibility_violation(
         submit(page)
         expect(page.locator("[aria-invalid=true]").first).to_be_visible()
         found[f"{name} with errors"] = serious_violations(page)
+    for name, question in asked_questions(page, base, "NEW-SKU"):
+        expect(question).to_be_visible()
+        found[name] = serious_violations(page)
+    previewed(page, base)
+    found["change quantity preview"] = serious_violations(page)
+    page.goto(base + QUESTION)
+    found["cancel line question"] = serious_violations(page)
 
     forbidden = open_page(contexts, browser)
     log_in(forbidden, base, "lee")
@@ -121,7 +146,26 @@ def test_no_page_has_a_serious_accessibility_violation(
     found["dashboard on a phone, menu open"] = serious_violations(phone)
 
     assert {name: problems for name, problems in found.items() if problems} == {}
-    assert len(found) == 19
+    assert len(found) == 24
+
+
+def asked_questions(page: Page, base: str, new_sku: str) -> Iterator[tuple[str, Locator]]:
+    """Add batch with a SKU nobody has seen, then Place order adding a line of it to an
+    order that exists (with the unknown SKU's error): each page, and its question's box."""
+    page.goto(base + FORMS["add batch"])
+    page.get_by_label("Batch reference").fill("NEW-1")
+    page.get_by_label("SKU", exact=True).fill(new_sku)
+    page.get_by_label("Quantity").fill("1")
+    submit(page)
+    yield "add batch asking about a new SKU", page.get_by_label(f"Create new SKU {new_sku}")
+
+    page.goto(base + FORMS["place order"])
+    page.get_by_label("Order id").fill(LONG_ORDER)
+    page.get_by_label("SKU of line 1").fill(new_sku)
+    page.get_by_label("Quantity of line 1").fill("1")
+    submit(page)
+    box = page.get_by_label(f"Add these lines to order {LONG_ORDER}")
+    yield "place order asking to add lines to an order", box
 
 
 def test_errors_and_help_are_announced_and_focus_goes_to_the_first_problem(
@@ -208,9 +252,19 @@ def test_every_page_fits_a_phone(live_server, warehouse, browser, contexts):
             submit(page)  # sent back with errors: the widest a form gets
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= PHONE["width"], f"{name} is {width} px wide"
+    for name, question in asked_questions(page, base, "NEW-SKU-" + "X" * 60):
+        expect(question).to_be_visible()
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= PHONE["width"], f"{name} is {width} px wide"
+    previewed(page, base)
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= PHONE["width"], f"the change preview is {width} px wide"
+    page.goto(base + QUESTION)
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= PHONE["width"], f"cancel line's question is {width} px wide"
 
     page.goto(base + READ_PAGES["order"])
-    cancels = page.get_by_role("button", name="Cancel line")
+    cancels = page.locator("table.lines").get_by_role("link", name="Cancel line")
     expect(cancels).to_have_count(2)
     for n in range(2):
         cancels.nth(n).scroll_into_view_if_needed()

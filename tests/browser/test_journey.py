@@ -1,9 +1,11 @@
 """A stock controller's day in a real browser: Debian's Chromium through Playwright.
 
 Against pytest-django's live server, with the event pipeline running in-process: log
-in, add two batches, place an order, see it allocated, shrink its batch so the line
-moves, and see the new batch and the order's history. Each page is saved as a
-screenshot under ``test-artifacts/screenshots/`` for a human to look at.
+in, add two batches (the first, of a new SKU, asks before creating it), place an order,
+see it allocated, shrink its batch (a preview first, then the confirmation) so the line
+moves, see the new batch and the order's history, then cancel the line (asked first) and
+see it struck through. Each page is saved as a screenshot under
+``test-artifacts/screenshots/`` for a human to look at.
 """
 
 from __future__ import annotations
@@ -59,16 +61,20 @@ def test_an_order_moves_to_the_shipment_when_its_batch_shrinks(
     expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
     shot("02-dashboard-empty")
 
-    # A bad batch is refused next to the field, then two good ones are added.
+    # A bad batch is refused next to the field, along with the question a new SKU asks;
+    # corrected and confirmed, it is added, then a second one for the same SKU.
     page.get_by_role("link", name="Add batch").click()
     page.get_by_label("Batch reference").fill("CHAIR-WH")
     page.get_by_label("SKU").fill("CHAIR")
     page.get_by_label("Quantity").fill("0")
     page.get_by_role("button", name="Add a batch").click()
     expect(page.locator("#id_qty_error")).to_contain_text("greater than or equal to 1")
+    expect(page.locator("#id_sku_error")).to_contain_text("SKU CHAIR is new")
     shot("03-add-batch-error")
 
-    add_batch(page, "CHAIR-WH", 10)
+    page.get_by_label("Quantity").fill("10")
+    page.get_by_label("Create new SKU CHAIR").check()
+    page.get_by_role("button", name="Add a batch").click()
     expect(page).to_have_url(base + "/stock/CHAIR/")
     expect(page.locator(".message.success")).to_contain_text("Batch CHAIR-WH added")
     add_batch(page, "CHAIR-SHIP", 10, eta="2031-05-01")
@@ -94,10 +100,23 @@ def test_an_order_moves_to_the_shipment_when_its_batch_shrinks(
     page.get_by_role("link", name="CHAIR").first.click()
     page.locator("#batch-chair-wh").get_by_role("link", name="Change quantity").click()
     expect(page.get_by_label("Batch reference")).to_have_value("CHAIR-WH")
+    expect(page.locator(".current")).to_contain_text("holds 10 units now, 5 of them allocated")
     page.get_by_label("New quantity").fill("2")
     shot("07-change-quantity")
-    page.get_by_role("button", name="Change a batch's quantity").click()
+    page.get_by_role("button", name="Preview the change").click()
+    preview = page.locator("#preview")
+    expect(preview).to_be_focused()
+    expect(preview.get_by_role("heading")).to_have_text("Batch CHAIR-WH: 10 → 2 units")
+    move = preview.locator('tr.move[data-order="order-1"]')
+    expect(move).to_contain_text("CHAIR-WH (warehouse)")
+    expect(move).to_contain_text("CHAIR-SHIP (ETA May 1, 2031)")
+    expect(move).to_contain_text("now → May 1, 2031")
+    shot("07b-change-preview")
+    page.get_by_role("button", name="Confirm change").click()
     expect(page).to_have_url(base + "/stock/CHAIR/")
+    expect(page.locator(".message.success")).to_have_text(
+        "Batch CHAIR-WH now holds 2 units. 1 line moved: order-1 → CHAIR-SHIP (ETA May 1, 2031)."
+    )
     expect(page.locator("#batch-chair-ship .served")).to_contain_text("order-1")
     expect(page.locator("#batch-chair-wh .served")).to_contain_text("none")
     shot("08-sku-after-change")
@@ -124,8 +143,26 @@ def test_an_order_moves_to_the_shipment_when_its_batch_shrinks(
     page.get_by_role("link", name="Dashboard").click()
     expect(page.locator(".events")).to_contain_text("CHAIR")
     shot("12-dashboard")
-    page.get_by_role("link", name="Cancel line").click()
+    # Cancel the line from its order's page: a question first, then the line stays, struck.
+    page.get_by_role("link", name="Orders").first.click()
+    page.get_by_role("link", name="order-1").click()
+    page.get_by_role("link", name="Cancel line CHAIR").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(
+        "Cancel the 5 x CHAIR line of order order-1?"
+    )
     shot("13-cancel-line")
+    page.get_by_role("link", name="Keep the line").click()
+    expect(line.locator(".batchref")).to_have_text("CHAIR-SHIP")  # nothing was cancelled
+    page.get_by_role("link", name="Cancel line CHAIR").click()
+    page.locator("main").get_by_role("button", name="Cancel line").click()
+    expect(page).to_have_url(base + "/orders/order-1/")
+    expect(page.locator(".message.success")).to_have_text(
+        "The 5 x CHAIR line of order order-1 was cancelled."
+    )
+    cancelled = page.locator('tr.line.cancelled[data-sku="CHAIR"]')
+    expect(cancelled.locator("del")).to_have_text(["CHAIR", "5"])
+    expect(cancelled.locator(".batchref")).to_contain_text("cancelled")
+    shot("13b-line-cancelled")
     page.goto(base + "/orders/no-such-order/")
     expect(page.get_by_role("heading", name="404 · Not found")).to_be_visible()
     shot("14-not-found")

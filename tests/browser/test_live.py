@@ -81,7 +81,8 @@ def test_open_pages_follow_a_change_made_in_another_session(
     other = logged_in_page(browser, contexts, base)
     other.goto(base + "/batches/change-quantity/?ref=CHAIR-WH")
     other.get_by_label("New quantity").fill("20")
-    other.get_by_role("button", name="Change a batch's quantity").click()
+    other.get_by_role("button", name="Preview the change").click()
+    other.get_by_role("button", name="Confirm change").click()
     expect(other).to_have_url(base + "/stock/CHAIR/")
 
     expect(available).to_have_text("7", timeout=WITHIN)

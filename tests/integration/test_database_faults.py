@@ -6,21 +6,38 @@ import psycopg
 import pytest
 from django.db import connection
 
+from allocation.adapters.postgresql.base import alive
 from allocation.adapters.repository import DjangoProductRepository
 from allocation.models import OrderLineRecord, ProductRecord
+from benchmarks.round_trips import counting_round_trips
+from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+
+def admin_session() -> psycopg.Connection[tuple[object, ...]]:
+    """A session of its own on the test database, beside Django's connections."""
+    params = connection.get_connection_params()
+    dsn = psycopg.conninfo.make_conninfo(
+        **{k: v for k, v in params.items() if k in ("dbname", "user", "host", "port", "password")}
+    )
+    return psycopg.connect(dsn, autocommit=True)
 
 
 def kill_my_backend() -> None:
     """Ask the server, from another session, to terminate this thread's connection."""
     pid = connection.connection.info.backend_pid
-    params = connection.get_connection_params()
-    dsn = psycopg.conninfo.make_conninfo(
-        **{k: v for k, v in params.items() if k in ("dbname", "user", "host", "port", "password")}
-    )
-    with psycopg.connect(dsn, autocommit=True) as admin:
+    with admin_session() as admin:
         admin.execute("SELECT pg_terminate_backend(%s)", [pid])
+
+
+def terminate_every_other_session(admin: psycopg.Connection[tuple[object, ...]]) -> int:
+    """End every session on this database but ``admin``'s; how many there were."""
+    ended = admin.execute(
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+        " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+    ).fetchone()
+    return int(str(ended[0])) if ended else 0
 
 
 def test_connection_dropped_mid_request_is_a_clean_503_and_the_next_request_works(
@@ -48,3 +65,28 @@ def test_connection_dropped_mid_request_is_a_clean_503_and_the_next_request_work
     retried = api.post("allocate", {"orderid": "o1", "sku": "LAMP", "qty": 1})
     assert retried.status_code == 202
     assert OrderLineRecord.objects.get(orderid="o1").batch_id == "b1"
+
+
+def test_pooled_connections_the_server_ended_are_replaced_before_they_are_lent(api):
+    """The pool's check costs no round trip while a connection is quiet, yet still
+    finds those the server ended while they waited in the pool (here: every one
+    terminated, as a restart would), and lends a live one instead of failing a request."""
+    assert getattr(connection, "pool", None) is not None, "the pool is PostgreSQL's default"
+    connection.ensure_connection()
+    ours = connection.connection
+    with admin_session() as admin:
+        connection.close()  # back to the pool, as at the end of a request
+        ended = terminate_every_other_session(admin)
+        assert ended >= 1
+        wait_until(lambda: not alive(ours), 5, "the server's goodbye on the socket")
+
+    response = api.post("add_batch", {"ref": "b1", "sku": "LAMP", "qty": 5})
+
+    assert response.status_code == 201
+
+
+def test_a_quiet_pooled_connection_is_checked_without_a_round_trip():
+    connection.ensure_connection()
+    with counting_round_trips() as round_trips:
+        assert alive(connection.connection)
+    assert round_trips.count == 0

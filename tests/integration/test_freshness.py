@@ -143,11 +143,13 @@ def test_a_sku_is_fresh_once_its_applied_position_reaches_the_written_version():
 
 def test_a_batch_is_found_once_its_sku_is_applied():
     written = Written(skus={"LAMP": 1}, batches={"b1": "LAMP"})
-    assert stock.sku_of_batch("b1", written) is None  # BatchCreated not projected yet
-    BatchView.objects.create(reference="b1", sku="LAMP")
+    assert stock.batch("b1", written) is None  # BatchCreated not projected yet
+    BatchView.objects.create(reference="b1", sku="LAMP", purchased=4)
     AppliedPosition.objects.create(sku="LAMP", version=1)
-    assert stock.sku_of_batch("b1", written) == "LAMP"
-    assert stock.sku_of_batch("unknown", written) is None
+    found = stock.batch("b1", written)
+    assert found is not None
+    assert (found.sku, found.purchased) == ("LAMP", 4)
+    assert stock.batch("unknown", written) is None
 
 
 def test_the_reads_touch_no_write_side_table():
@@ -160,7 +162,7 @@ def test_the_reads_touch_no_write_side_table():
         orders.order("o1", written)
         orders.order_detail("o1", written)
         stock.sku_detail("LAMP", written)
-        stock.sku_of_batch("b1", written)
+        stock.batch("b1", written)
     assert queries.captured_queries
     assert not [q["sql"] for q in queries.captured_queries if "allocation_" in q["sql"]]
 

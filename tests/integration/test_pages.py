@@ -296,6 +296,33 @@ def test_orders_page_filters_by_sku_and_batch(client, viewer, big_read_model):
     assert "batch SKU-000-WH" in by_batch.content.decode()
 
 
+def test_sku_boxes_list_a_bounded_number_of_skus_and_the_endpoint_the_rest(
+    client, operator, big_read_model
+):
+    """60 SKUs: the pages bring the first 50 and say there are more; the script's
+    endpoint answers those containing what is typed."""
+    for url in ("/place-order/", "/batches/new/", "/deallocate/", "/orders/"):
+        html = client.get(url).content.decode()
+        datalist = re.search(r'<datalist id="known-skus"([^>]*)>(.*?)</datalist>', html, re.S)
+        assert datalist, url
+        assert 'data-source="/stock/skus.json"' in datalist.group(1)
+        assert 'data-complete="false"' in datalist.group(1)
+        options = re.findall(r'<option value="([^"]*)">', datalist.group(2))
+        assert options == [sku_name(n) for n in range(50)], url
+        assert re.search(r'<input[^>]*name="[^"]*sku"[^>]*list="known-skus"', html), url
+
+    assert client.get("/stock/skus.json", {"q": "sku-05"}).json() == {
+        "skus": [sku_name(n) for n in range(50, 60)],
+        "complete": True,
+    }
+    assert client.get("/stock/skus.json", {"q": "5"}).json() == {
+        "skus": [sku_name(n) for n in (5, 15, 25, 35, 45, *range(50, 60))],
+        "complete": True,
+    }
+    everything = client.get("/stock/skus.json").json()
+    assert everything == {"skus": [sku_name(n) for n in range(50)], "complete": False}
+
+
 def test_order_page_shows_lines_batches_ship_dates_and_history(client, viewer, big_read_model):
     response = client.get("/orders/order-0001/")
     detail = response.context["detail"]

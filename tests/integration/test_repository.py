@@ -87,8 +87,9 @@ def test_a_sku_that_lost_a_race_is_loaded_with_its_row_locked(django_assert_num_
     assert product is not None
     ProductRecord.objects.filter(sku="LAMP").update(version_number=2)  # a winner committed
     product.allocate(OrderLine("o1", "LAMP", 1))
+    loser.save(product)
     with pytest.raises(ConcurrencyError):
-        loser.save(product)
+        loser.confirm()
 
     with django_assert_num_queries(2) as lamp:  # the lock, then the usual load
         DjangoProductRepository(contended).get("LAMP")
@@ -158,8 +159,9 @@ def test_save_refuses_a_stale_version():
     ProductRecord.objects.filter(sku="LAMP").update(version_number=2)  # someone else won
 
     product.allocate(OrderLine("o1", "LAMP", 1))
+    repo.save(product)
     with pytest.raises(ConcurrencyError):
-        repo.save(product)
+        repo.confirm()
 
 
 def test_save_turns_a_concurrent_insert_into_a_conflict():

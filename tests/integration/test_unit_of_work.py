@@ -14,6 +14,7 @@ from allocation.adapters.unit_of_work import DjangoUnitOfWork
 from allocation.domain.model import OrderLine, Product
 from allocation.models import BatchRecord, OrderLineRecord, OutboxEvent, ProductRecord
 from allocation.service_layer.unit_of_work import ConcurrencyError
+from benchmarks.round_trips import counting_round_trips
 from tests.factories import BatchRecordFactory, ProductRecordFactory
 from tests.waiting import wait_until
 
@@ -141,6 +142,57 @@ def test_two_transactions_never_both_commit_against_the_same_version():
     assert sorted(outcomes) == ["committed", "conflict"]
     assert ProductRecord.objects.get(sku="LAMP").version_number == 2
     assert OrderLineRecord.objects.count() == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_transactions_never_both_add_the_same_batch():
+    """The batch's INSERT travels in the pipeline with the rest: the loser learns of the
+    taken key only when the pipeline closes, and still gets a ConcurrencyError (the bus
+    retries it) with nothing of its change written."""
+    ProductRecordFactory(sku="LAMP", version_number=1)
+    both_loaded = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def create(qty: int) -> None:
+        try:
+            uow = make_uow()
+            with uow:
+                product = uow.products.get("LAMP")
+                assert product is not None
+                both_loaded.wait(timeout=10)
+                product.add_batch("b1", qty)
+                uow.commit()
+            outcomes.append("committed")
+        except ConcurrencyError:
+            outcomes.append("conflict")
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=create, args=(qty,)) for qty in (10, 20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    assert sorted(outcomes) == ["committed", "conflict"]
+    assert BatchRecord.objects.count() == OutboxEvent.objects.count() == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_an_allocation_costs_four_round_trips():
+    """BEGIN, the load, every write at once (psycopg's pipeline), COMMIT; the relay,
+    woken by the commit, takes the event from there."""
+    BatchRecordFactory(reference="b1", product=ProductRecordFactory(sku="LAMP", version_number=1))
+    uow = DjangoUnitOfWork()
+    with counting_round_trips() as round_trips, uow:
+        product = uow.products.get("LAMP", for_order="o1")
+        assert product is not None
+        product.allocate(OrderLine("o1", "LAMP", 2))
+        uow.commit()
+    assert round_trips.count == 4, round_trips.trace
+    assert OrderLineRecord.objects.get(orderid="o1").batch_id == "b1"
 
 
 @pytest.mark.postgres

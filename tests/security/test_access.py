@@ -294,7 +294,8 @@ def test_redis_down_every_request_still_answers(redis_cache, django_user_model):
 
     redis_cache.stop()
     assert quickly(lambda: browser.get("/")).status_code == 200
-    added = quickly(lambda: browser.post("/batches/new/", {"ref": "b-2", "sku": "LAMP", "qty": 3}))
+    new_batch = {"ref": "b-2", "sku": "LAMP", "qty": 3, "new_sku": "LAMP"}  # a new SKU, confirmed
+    added = quickly(lambda: browser.post("/batches/new/", new_batch))
     assert added.status_code == 302
     assert BatchRecord.objects.filter(reference="b-2").exists()
 

@@ -179,6 +179,7 @@ def test_change_batch_quantity_reallocates_if_necessary(bus_with_fakes, fake_uow
 
     bus_with_fakes.handle(commands.ChangeBatchQuantity("b1", 25))
 
+    product = fake_uow.products.get("INDIFFERENT-TABLE")
     assert [product.batch(r).available_quantity for r in ("b1", "b2")] == [5, 30]
     assert fake_uow.published[4:] == [
         events.BatchQuantityChanged(sku="INDIFFERENT-TABLE", version=5, ref="b1", qty=25),
