@@ -5,6 +5,9 @@ actor``). The web forms, the CSV import and the admin act for the logged-in user
 JSON API for its token's user, else the session's, else an API client with no user
 (the API is open in development); a management command for the operator (``--as``, else
 the operating system's login name); the Redis consumers for Redis (``Actor.redis``).
+
+The histories (pages and admin) show it in words, and a person's name only to those
+who may see the site's users (``SEE_NAMES``); the others read "by a user".
 """
 
 from __future__ import annotations
@@ -15,6 +18,10 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.http import HttpRequest
 
 from allocation.service_layer.actor import API_CLIENT, MAX_NAME, Actor
+
+SEE_NAMES = "auth.view_user"
+"""Who may read people's names in the histories: those who may view the users (in the
+admin), so a history never tells a name to someone the admin would not."""
 
 
 def of_request(request: HttpRequest) -> Actor:
@@ -41,3 +48,15 @@ def of_operator(name: str | None = None) -> Actor:
         except (OSError, KeyError):  # no login name: a container without a passwd entry
             name = ""
     return Actor.command_line(name[:MAX_NAME])
+
+
+def describe(stored: str | None, names: bool) -> str:
+    """Who caused an event, in words ("by alice", "by the command line"); ``names``: may
+    the reader see people's names (``SEE_NAMES``)? Empty for an event stored before
+    actors were recorded, or with an actor this release cannot read."""
+    if not stored:
+        return ""
+    try:
+        return Actor.parse(stored).describe(names)
+    except ValueError:
+        return ""

@@ -1,6 +1,6 @@
 """Who did what: each entrypoint's actor is stored with the events of its command, and
 reaches the read model's history by every path an event takes (the relay, a retry, the
-reconciler's resend, a dead letter's replay, a rebuild).
+reconciler's resend, a dead letter's replay, a rebuild); the pages say it in words.
 
 The autouse check of ``tests/integration/conftest.py`` also compares each scenario's
 read model, actors included, with a rebuild.
@@ -14,6 +14,7 @@ from io import StringIO
 from typing import Any
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.core.management import call_command
 from django.utils import timezone
 
@@ -192,3 +193,61 @@ def test_redis_messages_act_for_redis():
     applied = redis_streams.apply("1-0", fields, bootstrap())
     assert applied.outcome is redis_streams.Outcome.APPLIED
     assert OutboxEvent.objects.filter(actor="redis:change_batch_quantity").count() == 2
+
+
+# -- the pages say it, a name only to those who may see users -------------------------------------
+
+
+@pytest.fixture
+def people_viewer(client, django_user_model) -> Any:
+    """Logged in on ``client``; may see the site's users, so their names in histories."""
+    user = make_user(django_user_model, "manager")
+    user.user_permissions.add(Permission.objects.get(codename="view_user"))
+    client.force_login(user)
+    return user
+
+
+PAGES = [("/", "dashboard"), ("/stock/LAMP/", "SKU"), ("/orders/o1/", "order")]
+
+
+@pytest.mark.parametrize(("url", "page"), PAGES)
+def test_each_history_says_who_by_name_to_those_who_may_see_users(client, people_viewer, url, page):
+    lamp_with_a_waiting_line()
+    html = client.get(url).content.decode()
+    assert '<span class="actor muted small">by alice</span>' in html, page
+    assert "user:alice" not in html
+
+
+@pytest.mark.parametrize(("url", "page"), PAGES)
+def test_each_history_hides_names_from_the_others(client, viewer, url, page):
+    lamp_with_a_waiting_line()
+    html = client.get(url).content.decode()
+    assert '<span class="actor muted small">by a user</span>' in html, page
+    assert "alice" not in html
+
+
+def test_an_event_stored_before_actors_were_recorded_says_no_one(client, people_viewer):
+    lamp_with_a_waiting_line()
+    for table in (OutboxEvent, EventLog):  # as the migration left the events before it
+        table.objects.update(actor=None)
+    html = client.get("/orders/o1/").content.decode()
+    assert 'class="actor' not in html
+
+
+@pytest.mark.parametrize(
+    ("grant", "shown"),
+    [(("view_eventlog", "view_user"), "by alice"), (("view_eventlog",), "by a user")],
+)
+def test_the_admins_event_log_says_who_by_the_same_rule(
+    client, django_user_model, grant: tuple[str, ...], shown: str
+):
+    lamp_with_a_waiting_line()
+    staff = make_user(django_user_model, "staff", *grant, is_staff=True)
+    client.force_login(staff)
+    listing = client.get("/admin/orders_read/eventlog/").content.decode()
+    assert f'<td class="field-by">{shown}</td>' in listing
+    assert "user:alice" not in listing
+    entry = EventLog.objects.first()
+    assert entry is not None
+    detail = client.get(f"/admin/orders_read/eventlog/{entry.pk}/change/").content.decode()
+    assert "user:alice" not in detail

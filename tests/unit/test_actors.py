@@ -112,6 +112,30 @@ def test_a_name_longer_than_a_user_name_is_refused():
         Actor.user("a" * (MAX_NAME + 1))
 
 
+# -- in words, names only for those who may see them -----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("actor", "with_names", "without"),
+    [
+        (ALICE, "by alice", "by a user"),
+        (BOB, "by bob on the command line", "by the command line"),
+        (Actor.command_line(), "by the command line", "by the command line"),
+        (Actor.redis("change_batch_quantity"), "by Redis", "by Redis"),
+        (API_CLIENT, "by an API client", "by an API client"),
+        (SYSTEM, "by the system", "by the system"),
+    ],
+)
+def test_a_history_says_who_in_words(actor, with_names, without):
+    assert actors.describe(str(actor), names=True) == with_names
+    assert actors.describe(str(actor), names=False) == without
+
+
+@pytest.mark.parametrize("stored_text", [None, "", "robot:r2"])
+def test_a_history_says_nothing_of_an_actor_it_does_not_know(stored_text):
+    assert actors.describe(stored_text, names=True) == ""
+
+
 # -- the command line: the operator ------------------------------------------------------------
 
 

@@ -20,7 +20,7 @@ from allocation.adapters import outbox
 from allocation.bootstrap import bootstrap
 from allocation.domain import commands
 from allocation.entrypoints import actors, inputs
-from allocation.entrypoints.admin.read_side import ReadOnlyAdmin
+from allocation.entrypoints.admin.read_side import ReadOnlyAdmin, ShowsActor
 from allocation.entrypoints.forms import qty_field, show_command_error, text_field
 from allocation.entrypoints.tasks import handle_event, metadata
 from allocation.models import (
@@ -241,7 +241,7 @@ class ProductAdmin(ReadOnlyAdmin):
 
 
 @admin.register(OutboxEvent)
-class OutboxAdmin(ReadOnlyAdmin):
+class OutboxAdmin(ShowsActor):
     """Where the read model's lag shows: events not yet handed to the workers."""
 
     list_display = ["id", "name", "sku", "version", "orderid", "created_at", "sent_at"]

@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.timesince import timesince
 
 from allocation.domain.events import Event
+from allocation.entrypoints import actors
 from orders_read.models import EventLog, SkuStock
 
 register = template.Library()
@@ -47,6 +48,12 @@ def describe(entry: EventLog) -> str:
         return Event.from_dict(entry.name, fields).describe()
     except (KeyError, TypeError, ValueError):
         return f"{entry.name} {entry.payload}"
+
+
+@register.filter
+def by(actor: str | None, names: bool) -> str:
+    """``actors.describe``; the pages pass ``perms.auth.view_user`` as ``names``."""
+    return actors.describe(actor, bool(names))
 
 
 @register.filter
