@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from django.contrib.auth.models import Permission
 from django.core.management import call_command
+from django.core.management.base import CommandError
 from django.utils import timezone
 
 from allocation.adapters import outbox, tokens
@@ -183,6 +184,16 @@ def test_a_management_command_acts_for_the_operator(monkeypatch):
     assert newest_actor() == "cli:ops"
     call_command("allocate", "o1", "LAMP", "1", "--as", "dave", stdout=StringIO())
     assert newest_actor() == "cli:dave"
+
+
+@pytest.mark.parametrize(
+    ("name", "problem"),
+    [(" dave", "must have no outer spaces"), ("d" * 151, "must be at most 150 characters")],
+)
+def test_an_operators_name_follows_the_input_rules(name, problem):
+    with pytest.raises(CommandError, match=problem):
+        call_command("add_batch", "b1", "LAMP", "5", "--as", name)
+    assert not OutboxEvent.objects.exists()
 
 
 def test_redis_messages_act_for_redis():
