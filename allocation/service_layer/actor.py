@@ -67,11 +67,9 @@ class Actor:
         return cls(Kind(kind), name)
 
     def describe(self, names: bool) -> str:
-        """ "by alice", in a history's words; ``names``: may the reader see who?
-
-        A person's name is shown only to readers allowed to see people (the pages pass
-        ``auth.view_user``); the others read "by a user". Redis's channel is a code
-        name, not a person, and is never shown.
+        """The actor in a history's words ("by alice"); ``names``: may the reader see
+        people's names? (The entrypoints decide who may.) The others read "by a user".
+        Redis's channel is a code name, not a person, and is never shown.
         """
         if self.kind is Kind.USER:
             return f"by {self.name}" if names and self.name else "by a user"

@@ -9,6 +9,7 @@ from typing import Any
 
 from django import template
 from django.conf import settings
+from django.contrib.auth.context_processors import PermWrapper
 from django.urls import get_script_prefix, get_urlconf, reverse
 from django.utils import timezone
 from django.utils.timesince import timesince
@@ -51,9 +52,16 @@ def describe(entry: EventLog) -> str:
 
 
 @register.filter
+def sees_names(perms: PermWrapper) -> bool:
+    """May the reader see people's names in histories (``actors.SEE_NAMES``)? Once per
+    page: ``{% with names=perms|sees_names %}``."""
+    return actors.SEE_NAMES in perms
+
+
+@register.filter
 def by(actor: str | None, names: bool) -> str:
-    """``actors.describe``; the pages pass ``perms.auth.view_user`` as ``names``."""
-    return actors.describe(actor, bool(names))
+    """Who caused an event, in words: ``actors.describe``."""
+    return actors.describe(actor, names)
 
 
 @register.filter
