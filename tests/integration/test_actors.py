@@ -146,6 +146,22 @@ def test_a_form_acts_for_the_logged_in_user(client, operator):
     assert OutboxEvent.objects.get(name="Allocated").actor == "user:operator"
 
 
+def test_a_confirmed_change_and_cancellation_act_for_the_logged_in_user(client, operator):
+    bus = bootstrap()
+    bus.handle(commands.CreateBatch("b1", "LAMP", 5), ALICE)
+    bus.handle(commands.Allocate("o1", "LAMP", 4), ALICE)
+    preview = client.post("/batches/change-quantity/", {"ref": "b1", "qty": 2})
+    assert newest_actor() == "user:alice"  # a preview writes nothing
+    confirm = {"ref": "b1", "qty": 2, "previewed": preview.context["preview"].fingerprint}
+    assert client.post("/batches/change-quantity/", confirm).status_code == 302
+    changed = OutboxEvent.objects.filter(name__in=["BatchQuantityChanged", "Deallocated"])
+    assert set(changed.values_list("actor", flat=True)) == {"user:operator"}
+    bus.handle(commands.Allocate("o2", "LAMP", 1), ALICE)
+    cancel = {"orderid": "o2", "sku": "LAMP", "confirmed": "yes"}
+    assert client.post("/deallocate/", cancel).status_code == 302
+    assert newest_actor() == "user:operator"
+
+
 def test_the_csv_import_acts_for_the_logged_in_user(client, operator):
     rows = json.dumps([[2, "b1", "LAMP", 5, ""]])
     assert client.post("/batches/import/", {"rows": rows}).status_code == 302
