@@ -107,6 +107,9 @@ class OutboxEvent(models.Model):
     orderid = models.CharField(max_length=255, null=True, blank=True, db_index=True)
     payload = models.JSONField()
     created_at = models.DateTimeField(auto_now_add=True)
+    # Who asked for the change (``allocation.service_layer.actor``: "user:alice"); null
+    # for the events stored before it was recorded.
+    actor = models.CharField(max_length=255, null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     # How often it was handed to the broker: the reconciler waits longer before each resend.
     sends = models.PositiveIntegerField(default=0)

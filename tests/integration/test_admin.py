@@ -154,7 +154,7 @@ def test_the_change_form_edits_only_the_quantity(client, superuser, lamp_orders)
 
 
 def test_contention_becomes_an_admin_error_not_a_500(client, superuser, lamp_orders, monkeypatch):
-    def busy(command):
+    def busy(command, actor):
         raise TooMuchContention("The product is busy: retry")
 
     monkeypatch.setattr(
@@ -183,7 +183,7 @@ def test_deallocate_action_sends_deallocate_for_each_line(
 
 
 def test_deallocate_action_reports_domain_errors(client, superuser, lamp_orders, monkeypatch):
-    def refuse(command):
+    def refuse(command, actor):
         raise UnknownLine(f"Order {command.orderid} has no line for sku {command.sku}")
 
     monkeypatch.setattr(

@@ -19,10 +19,10 @@ from django.utils import timezone
 from allocation.adapters import outbox
 from allocation.bootstrap import bootstrap
 from allocation.domain import commands
-from allocation.entrypoints import inputs
-from allocation.entrypoints.admin.read_side import ReadOnlyAdmin
+from allocation.entrypoints import actors, inputs
+from allocation.entrypoints.admin.read_side import ReadOnlyAdmin, ShowsActor
 from allocation.entrypoints.forms import qty_field, show_command_error, text_field
-from allocation.entrypoints.tasks import handle_event
+from allocation.entrypoints.tasks import handle_event, metadata
 from allocation.models import (
     ApiToken,
     BatchRecord,
@@ -31,6 +31,7 @@ from allocation.models import (
     OutboxEvent,
     ProductRecord,
 )
+from allocation.service_layer.actor import Actor
 
 if TYPE_CHECKING:
     BatchModelForm = forms.ModelForm[BatchRecord]
@@ -55,6 +56,9 @@ class BatchCommandForm(BatchModelForm):
     """
 
     purchased_quantity = qty_field("Purchased quantity", inputs.new_quantity)
+    actor: Actor
+    """Who sends the command: set by ``BatchAdmin.get_form`` on the class it makes for
+    the request (the admin builds one per request)."""
 
     COMMAND_FIELDS = {"ref": "reference", "qty": "purchased_quantity"}
     """The commands' field names as this model's."""
@@ -66,7 +70,7 @@ class BatchCommandForm(BatchModelForm):
         cleaned = super().clean()
         if not self.errors and self.has_changed():
             try:
-                bootstrap().handle(self.command())
+                bootstrap().handle(self.command(), self.actor)
             except inputs.CLIENT_ERRORS as error:
                 show_command_error(self, error, self.COMMAND_FIELDS)
         return cleaned
@@ -130,7 +134,9 @@ class BatchAdmin(BatchModelAdmin):
         **kwargs: Any,
     ) -> type[forms.ModelForm[BatchRecord]]:
         kwargs["form"] = ChangeQuantityAdminForm if obj is not None else CreateBatchAdminForm
-        return super().get_form(request, obj, change, **kwargs)
+        form = super().get_form(request, obj, change, **kwargs)
+        form.actor = actors.of_request(request)  # type: ignore[attr-defined]
+        return form
 
     def get_fields(self, request: HttpRequest, obj: BatchRecord | None = None) -> list[Any]:
         if obj is None:
@@ -195,10 +201,10 @@ class AllocationAdmin(LineModelAdmin):
 
     @admin.action(description="Cancel the selected lines", permissions=["deallocate"])
     def deallocate(self, request: HttpRequest, queryset: QuerySet[OrderLineRecord]) -> None:
-        bus, done = bootstrap(), 0
+        bus, actor, done = bootstrap(), actors.of_request(request), 0
         for orderid, sku in queryset.values_list("orderid", "product_id"):
             try:
-                bus.handle(commands.Deallocate(orderid, sku))
+                bus.handle(commands.Deallocate(orderid, sku), actor)
             except inputs.CLIENT_ERRORS as error:
                 self.message_user(
                     request, f"Could not cancel {orderid} / {sku}: {error}", messages.ERROR
@@ -235,7 +241,7 @@ class ProductAdmin(ReadOnlyAdmin):
 
 
 @admin.register(OutboxEvent)
-class OutboxAdmin(ReadOnlyAdmin):
+class OutboxAdmin(ShowsActor):
     """Where the read model's lag shows: events not yet handed to the workers."""
 
     list_display = ["id", "name", "sku", "version", "orderid", "created_at", "sent_at"]
@@ -263,13 +269,9 @@ class DeadLetterAdmin(ReadOnlyAdmin):
         replayed = 0
         for letter in queryset.filter(replayed_at=None):
             only = [letter.handler] if letter.handler else None
-            stored_at = outbox.stored_at(letter.sku, letter.version)
-            handle_event.delay(
-                letter.event_name,
-                letter.payload,
-                handlers=only,
-                occurred_at=stored_at.isoformat() if stored_at else None,
-            )
+            stored = outbox.stored(letter.sku, letter.version)
+            beside = metadata(stored.occurred_at, stored.actor) if stored else {}
+            handle_event.delay(letter.event_name, letter.payload, handlers=only, **beside)
             DeadLetter.objects.filter(pk=letter.pk).update(replayed_at=timezone.now())
             replayed += 1
         self.message_user(request, f"Replayed {replayed} event(s).", messages.SUCCESS)
