@@ -3,7 +3,8 @@
 Saving a batch sends ``CreateBatch`` or ``ChangeBatchQuantity`` and cancelling lines
 sends ``Deallocate``, so the aggregate's rules, the version check and the events apply
 exactly as they do for the API. Nothing here saves a write-side model itself, and
-nothing can be deleted.
+nothing can be deleted. Adding a batch asks what the Add batch page asks, with its code
+(``forms.check_new_batch``): a SKU nobody has seen needs "Create new SKU X" ticked.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from django import forms
 from django.contrib import admin, messages
 from django.db.models import Model, QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
 from allocation.adapters import outbox
@@ -21,7 +22,14 @@ from allocation.bootstrap import bootstrap
 from allocation.domain import commands
 from allocation.entrypoints import actors, inputs
 from allocation.entrypoints.admin.read_side import ReadOnlyAdmin, ShowsActor
-from allocation.entrypoints.forms import qty_field, show_command_error, text_field
+from allocation.entrypoints.forms import (
+    Confirmation,
+    check_new_batch,
+    qty_field,
+    show_command_error,
+    sku_field,
+    text_field,
+)
 from allocation.entrypoints.tasks import handle_event, metadata
 from allocation.models import (
     ApiToken,
@@ -32,6 +40,7 @@ from allocation.models import (
     ProductRecord,
 )
 from allocation.service_layer.actor import Actor
+from orders_read.selectors import stock
 
 if TYPE_CHECKING:
     BatchModelForm = forms.ModelForm[BatchRecord]
@@ -80,12 +89,22 @@ class BatchCommandForm(BatchModelForm):
 
 
 class CreateBatchAdminForm(BatchCommandForm):
+    """Checked against what exists before its command is sent, as Add batch is; the
+    question about a new SKU shows under the fields
+    (``templates/admin/allocation/batchrecord/add_form.html``)."""
+
     reference = text_field("Reference")
-    sku = text_field("SKU")
+    sku = sku_field()
+    confirmation: Confirmation | None = None
 
     class Meta:
         model = BatchRecord
         fields = ["reference", "sku", "purchased_quantity", "eta"]
+
+    def clean(self) -> dict[str, Any] | None:
+        # Before the command, which the base class sends only if no field has an error.
+        self.confirmation = check_new_batch(self, ref="reference")
+        return super().clean()
 
     def command(self) -> commands.CreateBatch:
         data = self.cleaned_data
@@ -117,6 +136,7 @@ class BatchAdmin(BatchModelAdmin):
     list_filter = [("eta", admin.EmptyFieldListFilter)]
     search_fields = ["reference", "product__sku"]
     ordering = ["product_id", "eta", "reference"]
+    add_form_template = "admin/allocation/batchrecord/add_form.html"
 
     @admin.display(description="SKU", ordering="product_id")
     def sku(self, obj: BatchRecord) -> str:
@@ -137,6 +157,21 @@ class BatchAdmin(BatchModelAdmin):
         form = super().get_form(request, obj, change, **kwargs)
         form.actor = actors.of_request(request)  # type: ignore[attr-defined]
         return form
+
+    def render_change_form(
+        self,
+        request: HttpRequest,
+        context: dict[str, Any],
+        add: bool = False,
+        change: bool = False,
+        form_url: str = "",
+        obj: BatchRecord | None = None,
+    ) -> HttpResponse:
+        """The add form's SKU box suggests the known SKUs, the same bounded list as on
+        the Add batch page (``forms.SkuInput``, ``includes/sku_datalist.html``)."""
+        if add:
+            context["sku_suggestions"] = stock.sku_suggestions()
+        return super().render_change_form(request, context, add, change, form_url, obj)
 
     def get_fields(self, request: HttpRequest, obj: BatchRecord | None = None) -> list[Any]:
         if obj is None:
