@@ -44,6 +44,8 @@ class BatchRecord(models.Model):
 
     class Meta:
         db_table = "allocation_batch"
+        verbose_name = "batch"
+        verbose_name_plural = "batches"
 
     def __str__(self) -> str:
         return self.reference
@@ -70,6 +72,7 @@ class OrderLineRecord(models.Model):
 
     class Meta:
         db_table = "allocation_order_line"
+        verbose_name = "order line"
         constraints = [
             models.UniqueConstraint(fields=["orderid", "product"], name="one_line_per_order_sku")
         ]
@@ -175,6 +178,7 @@ class ApiToken(models.Model):
 
     class Meta:
         db_table = "allocation_api_token"
+        verbose_name = "API token"
 
     def __str__(self) -> str:
         return f"{self.name} ({self.user})"

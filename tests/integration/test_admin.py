@@ -294,3 +294,7 @@ def test_the_admin_is_branded_and_says_batches(client, superuser):
     assert "Django administration" not in html
     assert ">Batches<" in html
     assert "Batchs" not in html
+    names = re.findall(r'<a href="[^"]*/">([^<]+)</a>', html)
+    assert not [name for name in names if "record" in name.lower()], names  # business names
+    add = client.get(url(BatchRecord, "add")).content.decode()
+    assert "Add batch<" in add
