@@ -70,6 +70,7 @@ def bootstrap(
             command_type: _inject(preview, dependencies)
             for command_type, preview in handlers.PREVIEWS.items()
         },
+        uow=uow,
     )
 
 

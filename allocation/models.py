@@ -44,6 +44,8 @@ class BatchRecord(models.Model):
 
     class Meta:
         db_table = "allocation_batch"
+        verbose_name = "batch"
+        verbose_name_plural = "batches"
 
     def __str__(self) -> str:
         return self.reference
@@ -70,6 +72,7 @@ class OrderLineRecord(models.Model):
 
     class Meta:
         db_table = "allocation_order_line"
+        verbose_name = "order line"
         constraints = [
             models.UniqueConstraint(fields=["orderid", "product"], name="one_line_per_order_sku")
         ]
@@ -107,6 +110,9 @@ class OutboxEvent(models.Model):
     orderid = models.CharField(max_length=255, null=True, blank=True, db_index=True)
     payload = models.JSONField()
     created_at = models.DateTimeField(auto_now_add=True)
+    # Who asked for the change (``allocation.service_layer.actor``: "user:alice"); null
+    # for the events stored before it was recorded.
+    actor = models.CharField(max_length=255, null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     # How often it was handed to the broker: the reconciler waits longer before each resend.
     sends = models.PositiveIntegerField(default=0)
@@ -172,6 +178,7 @@ class ApiToken(models.Model):
 
     class Meta:
         db_table = "allocation_api_token"
+        verbose_name = "API token"
 
     def __str__(self) -> str:
         return f"{self.name} ({self.user})"

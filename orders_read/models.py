@@ -37,6 +37,10 @@ class EventLog(models.Model):
     # histories show. ``applied_at`` is when this row was written: what lag is.
     occurred_at = models.DateTimeField(default=timezone.now)
     applied_at = models.DateTimeField(auto_now_add=True)
+    # Who asked for the change, as the write side stored it ("user:alice", see
+    # ``allocation.service_layer.actor``; the pages put it in words): kept by a rebuild.
+    # Null for events stored before it was recorded.
+    actor = models.CharField(max_length=255, null=True, blank=True)
 
     class Meta:
         constraints = [

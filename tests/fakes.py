@@ -7,6 +7,7 @@ from collections.abc import Iterable
 
 from allocation.domain.events import Event
 from allocation.domain.model import Product
+from allocation.service_layer.actor import Actor
 from allocation.service_layer.unit_of_work import AbstractProductRepository, AbstractUnitOfWork
 
 
@@ -36,6 +37,8 @@ class FakeUnitOfWork(AbstractUnitOfWork):
         self.products = FakeRepository()
         self.committed = False
         self.published: list[Event] = []
+        self.stored_by: list[tuple[Actor, list[Event]]] = []
+        """Each commit's actor and events, as the outbox would store them."""
 
     def __enter__(self) -> FakeUnitOfWork:
         self.products.seen = set()
@@ -44,6 +47,7 @@ class FakeUnitOfWork(AbstractUnitOfWork):
     def _commit(self, new_events: list[Event]) -> None:
         self.committed = True
         self.published.extend(new_events)
+        self.stored_by.append((self.actor, list(new_events)))
 
     def rollback(self) -> None:
         pass

@@ -1,5 +1,6 @@
 """A comparable picture of the whole read model (no surrogate ids, and no timestamps
-but those the write side gave: an order's creation is its first event's time)."""
+but those the write side gave: an order's creation is its first event's time; who
+caused each event, as the write side stored it)."""
 
 from __future__ import annotations
 
@@ -43,9 +44,9 @@ def snapshot() -> dict[str, list[tuple[Any, ...]]]:
         ),
         "positions": sorted(AppliedPosition.objects.values_list("sku", "version")),
         "events": sorted(
-            (sku, version, name, orderid or "", batchref or "", repr(sorted(payload.items())))
-            for sku, version, name, orderid, batchref, payload in EventLog.objects.values_list(
-                "sku", "version", "name", "orderid", "batchref", "payload"
+            (sku, version, name, orderid or "", batchref or "", repr(sorted(payload.items())), who)
+            for sku, version, name, orderid, batchref, payload, who in EventLog.objects.values_list(
+                "sku", "version", "name", "orderid", "batchref", "payload", "actor"
             )
         ),
     }

@@ -33,6 +33,7 @@ from django.utils import timezone
 from allocation.adapters.prepared import Prepared, fields_of, inserting
 from allocation.domain.events import Event, LineEvent
 from allocation.models import DeadLetter, OutboxEvent, ProductRecord
+from allocation.service_layer.actor import Actor
 from allocation.service_layer.messagebus import PROJECTION
 
 logger = logging.getLogger(__name__)
@@ -43,17 +44,18 @@ BATCH_SIZE = 50
 
 @dataclass(frozen=True)
 class StoredEvent:
-    """An outbox row: its position, and the event as it travels (name, payload and
-    when it was stored, which the read model's histories show)."""
+    """An outbox row: its position, and the event as it travels (name, payload, and
+    when it was stored and who asked, which the read model's histories show)."""
 
     position: int
     name: str
     payload: dict[str, Any]
     occurred_at: datetime
+    actor: str | None
 
     @cached_property
     def event(self) -> Event:
-        return Event.from_dict(self.name, self.payload, self.occurred_at)
+        return Event.from_dict(self.name, self.payload, self.occurred_at, self.actor)
 
 
 Publish = Callable[[Sequence[StoredEvent]], None]
@@ -74,13 +76,15 @@ def send_events_to_workers(stored: Sequence[StoredEvent]) -> None:
     next round instead of blocking. With eager tasks (the embedded setup) the same call
     runs the task in-process.
     """
-    batch = [(item.name, item.payload, item.occurred_at.isoformat()) for item in stored]
+    batch = [(item.name, item.payload, item.occurred_at.isoformat(), item.actor) for item in stored]
     current_app.tasks[HANDLE_EVENTS].apply_async(args=(batch,), retry=False)
 
 
-def store(events: Sequence[Event]) -> Callable[[], list[StoredEvent]]:
-    """The events' outbox rows, in the Unit of Work's transaction. What it returns
-    reads their positions: in a pipeline, once the pipeline has closed."""
+def store(events: Sequence[Event], actor: Actor) -> Callable[[], list[StoredEvent]]:
+    """The events' outbox rows, with who asked for them, in the Unit of Work's
+    transaction. What it returns reads their positions: in a pipeline, once the pipeline
+    has closed."""
+    who = str(actor)
     if len(events) == 1:  # what most commands raise: one statement built once
         [event] = events
         payload = event.to_dict()
@@ -93,11 +97,12 @@ def store(events: Sequence[Event]) -> Callable[[], list[StoredEvent]]:
             orderid=_orderid(event),
             payload=payload,
             created_at=stored_at,
+            actor=who,
         )
 
         def stored_one() -> list[StoredEvent]:
             [(position,)] = sent.rows()
-            return [StoredEvent(position, event.name, payload, stored_at)]
+            return [StoredEvent(position, event.name, payload, stored_at, who)]
 
         return stored_one
     records = OutboxEvent.objects.bulk_create(
@@ -107,6 +112,7 @@ def store(events: Sequence[Event]) -> Callable[[], list[StoredEvent]]:
             version=event.version,
             orderid=_orderid(event),
             payload=event.to_dict(),
+            actor=who,
         )
         for event in events
     )
@@ -137,6 +143,7 @@ _STORE_ONE = Prepared(
         orderid="orderid",
         payload="payload",
         created_at="created_at",
+        actor="actor",
     ),
     OutboxEvent,
     returning=True,
@@ -207,7 +214,7 @@ def _claim_unsent(older_than: timedelta, limit: int) -> list[StoredEvent]:
             f"UPDATE {table} SET sent_at = %s, sends = sends + 1 WHERE id IN"
             f" (SELECT id FROM {table} WHERE sent_at IS NULL AND created_at <= %s"
             f" ORDER BY id LIMIT %s{' FOR UPDATE SKIP LOCKED' if skip_locked else ''})"
-            " RETURNING id, name, payload, created_at",
+            " RETURNING id, name, payload, created_at, actor",
             [
                 when.get_db_prep_value(now, connection),
                 when.get_db_prep_value(now - older_than, connection),
@@ -216,8 +223,8 @@ def _claim_unsent(older_than: timedelta, limit: int) -> list[StoredEvent]:
         )
         rows = cursor.fetchall()
     return [
-        StoredEvent(id_, name, _json(payload), _datetime(created_at, connection))
-        for id_, name, payload, created_at in sorted(rows)
+        StoredEvent(id_, name, _json(payload), _datetime(created_at, connection), actor)
+        for id_, name, payload, created_at, actor in sorted(rows)
     ]
 
 
@@ -266,7 +273,7 @@ def unsent_count() -> int:
 
 
 def _stored(record: OutboxEvent) -> StoredEvent:
-    return StoredEvent(record.id, record.name, record.payload, record.created_at)
+    return StoredEvent(record.id, record.name, record.payload, record.created_at, record.actor)
 
 
 def stored_events() -> Iterator[StoredEvent]:
@@ -274,13 +281,12 @@ def stored_events() -> Iterator[StoredEvent]:
     return (_stored(r) for r in OutboxEvent.objects.order_by("id").iterator(chunk_size=2000))
 
 
-def stored_at(sku: str, version: int | None) -> datetime | None:
-    """When the outbox stored the event ``(sku, version)``, if it did."""
+def stored(sku: str, version: int | None) -> StoredEvent | None:
+    """The event ``(sku, version)`` as the outbox stored it, if it did."""
     if version is None:
         return None
-    rows = OutboxEvent.objects.filter(sku=sku, version=version).values_list("created_at")
-    found = rows.first()
-    return found[0] if found else None
+    found = OutboxEvent.objects.filter(sku=sku, version=version).first()
+    return _stored(found) if found else None
 
 
 def park(handler: str, name: str, payload: dict[str, Any], error: str, task_id: str) -> None:

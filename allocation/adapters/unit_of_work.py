@@ -60,7 +60,7 @@ class DjangoUnitOfWork(AbstractUnitOfWork):
             self._atomic = None
 
     def _commit(self, new_events: list[Event]) -> None:
-        stored = outbox.store(new_events)
+        stored = outbox.store(new_events, self.actor)
         self._products.confirm(self._close_pipeline)
         if self._deliver is not None:
             outbox.send_after_commit(stored(), self._deliver)

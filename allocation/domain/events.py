@@ -8,9 +8,11 @@ per SKU how far it has applied them.
 Each event says in one sentence what happened (``describe``), in the words of the
 business; the timeline shows it.
 
-When it happened (``occurred_at``) is not part of the fact's payload: the outbox
-stamps it when it stores the event, and it travels beside the payload to the read
-model, so histories show the write side's time, even after a rebuild.
+When it happened (``occurred_at``) and who caused it (``actor``) are not part of the
+fact's payload: the outbox stamps them when it stores the event, and they travel
+beside the payload to the read model, so histories show the write side's time and
+person, even after a rebuild. The domain never sets them; to it, an actor is an
+opaque text (``allocation.service_layer.actor`` says what it means).
 """
 
 from __future__ import annotations
@@ -27,6 +29,9 @@ class Event:
     version: int
     occurred_at: datetime | None = field(default=None, compare=False, repr=False, kw_only=True)
     """When the write side stored the event; None until it has."""
+    actor: str | None = field(default=None, compare=False, repr=False, kw_only=True)
+    """Who asked for the change that raised it, as the outbox stored it; None until
+    stored, and for events stored before actors were recorded."""
 
     registry: ClassVar[dict[str, type[Event]]] = {}
 
@@ -43,21 +48,31 @@ class Event:
         raise NotImplementedError(f"{self.name} cannot describe itself")
 
     def to_dict(self) -> dict[str, Any]:
-        """The payload: the fact's own fields (not ``occurred_at``), JSON-ready."""
+        """The payload: the fact's own fields (not its metadata), JSON-ready."""
         return {
             f.name: (v.isoformat() if isinstance(v := getattr(self, f.name), date) else v)
             for f in dataclasses.fields(self)
-            if f.name != "occurred_at"
+            if f.name not in METADATA
         }
 
     @staticmethod
-    def from_dict(name: str, data: dict[str, Any], occurred_at: datetime | None = None) -> Event:
+    def from_dict(
+        name: str,
+        data: dict[str, Any],
+        occurred_at: datetime | None = None,
+        actor: str | None = None,
+    ) -> Event:
         cls = Event.registry[name]
-        fields = {f.name for f in dataclasses.fields(cls)} - {"occurred_at"}
+        fields = {f.name for f in dataclasses.fields(cls)} - METADATA
         values = dict(data)
         if "eta" in fields and values.get("eta"):
             values["eta"] = date.fromisoformat(values["eta"])
-        return cls(**{k: v for k, v in values.items() if k in fields}, occurred_at=occurred_at)
+        facts = {k: v for k, v in values.items() if k in fields}
+        return cls(**facts, occurred_at=occurred_at, actor=actor)
+
+
+METADATA = frozenset({"occurred_at", "actor"})
+"""The fields stamped by the outbox beside the fact: never in a payload."""
 
 
 @dataclass(frozen=True)

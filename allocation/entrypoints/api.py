@@ -32,6 +32,7 @@ from pydantic import BaseModel, Field
 from allocation.bootstrap import bootstrap
 from allocation.domain import commands
 from allocation.entrypoints import api_errors, read_api
+from allocation.entrypoints.actors import of_api_call
 from allocation.entrypoints.api_auth import Token
 from allocation.entrypoints.api_errors import COMMAND_ERRORS, answers
 from allocation.entrypoints.inputs import Eta, NewQuantity, OrderId, Quantity, Reference, Sku
@@ -138,7 +139,8 @@ class QuantityChanged(BaseModel):
 )
 def add_batch(request: HttpRequest, body: AddBatch) -> Status[BatchAdded]:
     """A batch of stock: in the warehouse (`eta` null) or arriving on `eta`."""
-    bootstrap().handle(commands.CreateBatch(body.ref, body.sku, body.qty, body.eta))
+    command = commands.CreateBatch(body.ref, body.sku, body.qty, body.eta)
+    bootstrap().handle(command, of_api_call(request))
     return Status(201, BatchAdded(ref=body.ref))
 
 
@@ -153,7 +155,8 @@ def allocate(request: HttpRequest, body: Allocate) -> Status[Allocation]:
 
     Sending an identical line again changes nothing and answers the same batch.
     """
-    batchref = bootstrap().handle(commands.Allocate(body.orderid, body.sku, body.qty))
+    command = commands.Allocate(body.orderid, body.sku, body.qty)
+    batchref = bootstrap().handle(command, of_api_call(request))
     status: Literal["allocated", "waiting"] = "allocated" if batchref else "waiting"
     return Status(202, Allocation(status=status, batchref=batchref))
 
@@ -166,7 +169,7 @@ def allocate(request: HttpRequest, body: Allocate) -> Status[Allocation]:
 )
 def deallocate(request: HttpRequest, body: Deallocate) -> Deallocated:
     """Cancel an order's line for a SKU, allocated or waiting."""
-    bootstrap().handle(commands.Deallocate(body.orderid, body.sku))
+    bootstrap().handle(commands.Deallocate(body.orderid, body.sku), of_api_call(request))
     return Deallocated(status="deallocated")
 
 
@@ -178,7 +181,7 @@ def deallocate(request: HttpRequest, body: Deallocate) -> Deallocated:
 )
 def change_batch_quantity(request: HttpRequest, body: ChangeBatchQuantity) -> QuantityChanged:
     """Set a batch's purchased quantity; lines that no longer fit are reallocated or wait."""
-    bootstrap().handle(commands.ChangeBatchQuantity(body.ref, body.qty))
+    bootstrap().handle(commands.ChangeBatchQuantity(body.ref, body.qty), of_api_call(request))
     return QuantityChanged(status="changed")
 
 

@@ -33,6 +33,7 @@ from allocation.domain import commands
 from allocation.entrypoints import inputs
 from allocation.entrypoints.forms import BatchForm
 from allocation.entrypoints.list_filters import day_field
+from allocation.service_layer.actor import Actor
 from allocation.service_layer.messagebus import MessageBus
 from orders_read.selectors import stock
 
@@ -207,16 +208,16 @@ class Imported:
     refused: list[Refused]
 
 
-def import_rows(checked: Checked, bus: MessageBus) -> Imported:
-    """Each good row as one command; a row found bad again, or refused by the bus, is
-    reported and changes nothing (see the module's docstring)."""
+def import_rows(checked: Checked, bus: MessageBus, actor: Actor) -> Imported:
+    """Each good row as one command for ``actor``; a row found bad again, or refused by
+    the bus, is reported and changes nothing (see the module's docstring)."""
     count, refused = 0, []
     for row in checked.rows:
         if row.command is None:
             refused.append(Refused(row.line, row.values["ref"], " ".join(row.errors)))
             continue
         try:
-            bus.handle(row.command)
+            bus.handle(row.command, actor)
         except inputs.CLIENT_ERRORS as error:
             refused.append(Refused(row.line, row.command.ref, str(error)))
         else:

@@ -20,7 +20,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
 from allocation.bootstrap import bootstrap, write_positions
-from allocation.entrypoints import inputs, outcomes
+from allocation.entrypoints import actors, inputs, outcomes
 from allocation.entrypoints.forms import (
     AddBatchForm,
     ChangeBatchQuantityForm,
@@ -62,7 +62,7 @@ def command_page(
         form = form_class(request.POST)
         if form.is_valid():
             try:
-                result = bootstrap().handle(form.command())
+                result = bootstrap().handle(form.command(), actors.of_request(request))
             except inputs.CLIENT_ERRORS as error:
                 form.add_command_error(error)
             else:
@@ -103,7 +103,7 @@ def change_batch_quantity(request: HttpRequest) -> HttpResponse:
             bus = bootstrap()
             try:
                 if form.confirmed():
-                    change = bus.handle(form.command())
+                    change = bus.handle(form.command(), actors.of_request(request))
                     messages.success(request, outcomes.quantity_changed(change))
                     return redirect("sku-detail", change.sku)
                 context["preview"] = bus.preview(form.command())
@@ -132,7 +132,7 @@ def deallocate(request: HttpRequest) -> HttpResponse:
         bus = bootstrap()
         try:
             if request.method == "POST" and form.cleaned_data["confirmed"]:
-                cancelled = bus.handle(form.command())
+                cancelled = bus.handle(form.command(), actors.of_request(request))
                 messages.success(request, outcomes.line_cancelled(cancelled))
                 return redirect("order-detail", cancelled.line.orderid)
             context["preview"] = bus.preview(form.command())
@@ -150,11 +150,11 @@ def place_order(request: HttpRequest) -> HttpResponse:
     if request.method != "POST":
         form = PlaceOrderForm(initial=initial_from_query(request, ["orderid"]))
     elif (form := PlaceOrderForm(request.POST)).is_valid():
-        bus = bootstrap()
+        bus, actor = bootstrap(), actors.of_request(request)
         placed: dict[str, str | None] = {}
         for line_form, command in form.commands():
             try:
-                placed[command.sku] = bus.handle(command)
+                placed[command.sku] = bus.handle(command, actor)
             except inputs.CLIENT_ERRORS as error:
                 line_form.add_command_error(error)
         if form.lines.is_valid():

@@ -27,7 +27,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from allocation.bootstrap import bootstrap
-from allocation.entrypoints import batch_import
+from allocation.entrypoints import actors, batch_import
 from allocation.entrypoints.command_views import needs
 from allocation.entrypoints.list_filters import ListFilters, OrderFilters, StockFilters
 from orders_read.selectors import orders as order_reads
@@ -175,7 +175,7 @@ def _import(request: HttpRequest) -> HttpResponse:
         if wants_json:
             return JsonResponse({"message": str(error)}, status=400)
         return HttpResponse(f"{error}\n", status=400, content_type="text/plain")
-    done = batch_import.import_rows(checked, bootstrap())
+    done = batch_import.import_rows(checked, bootstrap(), actors.of_request(request))
     if wants_json:
         refusals = [vars(r) for r in done.refused]
         return JsonResponse({"imported": done.count, "refused": refusals})

@@ -11,7 +11,8 @@ Before sending, Add batch and Place order check their input against what exists 
 read model, and the write side's positions for what it has not projected yet), so that
 every problem shows in one answer, and they ask before what is easily done by mistake
 (``Confirmation``): a SKU nobody has seen (a typo would become a new SKU), lines added to
-an order that already exists. The bus stays the judge: a refusal it still makes (a
+an order that already exists. The admin's add batch form checks the same way, with the
+same code (``check_new_batch``). The bus stays the judge: a refusal it still makes (a
 race) shows as before. Change quantity and Cancel line ask differently, on a page of
 their own that shows what the change would do (the bus's preview) before it is made.
 """
@@ -161,24 +162,38 @@ class BatchForm(CommandForm):
         return commands.CreateBatch(data["ref"], data["sku"], data["qty"], data["eta"])
 
 
+def check_new_batch(
+    form: forms.BaseForm, ref: str = "ref", sku: str = "sku"
+) -> Confirmation | None:
+    """A new batch against what exists, before its command is sent: a reference already
+    taken is said with the other problems, and a SKU nobody has seen needs its box
+    ticked ("Create new SKU X"), its field's error asking until it is.
+
+    One check for Add batch and the admin's add form (``ref`` and ``sku`` name the
+    form's fields), so that both ask the same question. Returns the question asked about
+    a new SKU, ticked or not; None for a known SKU (or none yet).
+    """
+    data = form.cleaned_data
+    reference, new = data.get(ref), data.get(sku)
+    if reference and stock.existing_batches([reference]):
+        form.add_error(ref, f"Batch {reference} already exists")
+    if not new or stock.known_skus([new], write_positions()):
+        return None
+    label = f"Create new SKU {new}"
+    confirmation = Confirmation.ask(form.data, NEW_SKU, new, label, after=sku)
+    if not confirmation.given:
+        similar = stock.similar_skus([new]).get(new)
+        spelling = f"the spelling ({did_you_mean(similar)})" if similar else "the spelling"
+        form.add_error(sku, f"SKU {new} is new: check {spelling}, or tick '{label}' below.")
+    return confirmation
+
+
 class AddBatchForm(BatchForm):
-    """Add batch: a reference already taken is said with the other problems, and a SKU
-    nobody has seen needs its box ticked ("Create new SKU X") before it is created."""
+    """Add batch: checked against what exists before it is sent (``check_new_batch``)."""
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
-        ref, sku = data.get("ref"), data.get("sku")
-        if ref and stock.existing_batches([ref]):
-            self.add_error("ref", f"Batch {ref} already exists")
-        if sku and not stock.known_skus([sku], write_positions()):
-            label = f"Create new SKU {sku}"
-            self.confirmation = Confirmation.ask(self.data, NEW_SKU, sku, label, after="sku")
-            if not self.confirmation.given:
-                similar = stock.similar_skus([sku]).get(sku)
-                spelling = f"the spelling ({did_you_mean(similar)})" if similar else "the spelling"
-                self.add_error(
-                    "sku", f"SKU {sku} is new: check {spelling}, or tick '{label}' below."
-                )
+        self.confirmation = check_new_batch(self)
         return data
 
 

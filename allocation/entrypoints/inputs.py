@@ -36,6 +36,7 @@ from allocation.domain.model import (
     LineConflict,
     UnknownBatch,
 )
+from allocation.service_layer.actor import MAX_NAME
 from allocation.service_layer.handlers import InvalidSku
 from allocation.service_layer.messagebus import TooMuchContention
 
@@ -66,6 +67,14 @@ def identifier(value: object) -> str:
     if any(unicodedata.category(char) in ("Cc", "Cs") for char in value):
         raise BadInput("must not contain control characters")
     return value
+
+
+def person(value: object) -> str:
+    """Who runs a management command (``--as``): an identifier as long as a user name."""
+    checked = identifier(value)
+    if len(checked) > MAX_NAME:
+        raise BadInput(f"must be at most {MAX_NAME} characters")
+    return checked
 
 
 def order_id(value: object) -> str:

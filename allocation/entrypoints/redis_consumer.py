@@ -20,11 +20,14 @@ from allocation.bootstrap import bootstrap
 from allocation.domain.commands import ChangeBatchQuantity
 from allocation.entrypoints import inputs
 from allocation.entrypoints.inputs import NewQuantity, Reference
+from allocation.service_layer.actor import Actor
 from allocation.service_layer.messagebus import MessageBus
 
 logger = logging.getLogger(__name__)
 
 CHANNEL = "change_batch_quantity"
+SENDER = Actor.redis(CHANNEL)
+"""Who the histories say asked for the change: a message through Redis."""
 
 
 def connection_name() -> str:
@@ -59,7 +62,7 @@ def handle_message(data: bytes | str, bus: MessageBus) -> bool:
         logger.warning("skipping bad %s message %r: %s", CHANNEL, data, problem)
         return False
     try:
-        bus.handle(ChangeBatchQuantity(ref=message.batchref, qty=message.qty))
+        bus.handle(ChangeBatchQuantity(ref=message.batchref, qty=message.qty), SENDER)
     except inputs.CLIENT_ERRORS as error:
         logger.warning("skipping bad %s message %r: %s", CHANNEL, data, error)
         return False

@@ -41,6 +41,7 @@ from allocation.bootstrap import bootstrap
 from allocation.domain.commands import ChangeBatchQuantity
 from allocation.entrypoints import inputs
 from allocation.entrypoints.redis_consumer import ChangeBatchQuantityMessage
+from allocation.service_layer.actor import Actor
 from allocation.service_layer.messagebus import MessageBus, TooMuchContention
 
 logger = logging.getLogger(__name__)
@@ -49,6 +50,8 @@ STREAM = "change_batch_quantity"
 GROUP = "allocation"
 DEAD_LETTERS = f"{STREAM}:dead"
 FIELDS = ("batchref", "qty")
+SENDER = Actor.redis(STREAM)
+"""Who the histories say asked for the change: a message through Redis."""
 
 TRANSIENT = (OperationalError, InterfaceError, TooMuchContention)
 """A command's failures that pass by themselves: retried for as long as they last. (Redis
@@ -115,7 +118,7 @@ def apply(message_id: str, fields: Mapping[bytes, bytes], bus: MessageBus) -> Re
         return Result(Outcome.BAD, str(error))
     close_old_connections()  # one broken by an earlier failure is replaced
     try:
-        ran = inbox.apply_once(STREAM, command.ref, message_id, lambda: bus.handle(command))
+        ran = inbox.apply_once(STREAM, command.ref, message_id, lambda: bus.handle(command, SENDER))
     except TRANSIENT as error:
         return Result(Outcome.TRANSIENT, f"{type(error).__name__}: {error}")
     except inputs.CLIENT_ERRORS as error:

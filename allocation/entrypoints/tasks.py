@@ -32,13 +32,19 @@ logger = logging.getLogger(__name__)
 MAX_RETRIES = 5
 BACKOFF_MAX_SECONDS = 60
 
-Batch = list[tuple[str, dict[str, Any], str] | tuple[str, dict[str, Any]]]
-"""Events as they travel: ``[(name, payload, occurred_at ISO 8601), ...]``; messages
-queued by an older release carry no time (the projection then uses its own)."""
+Batch = list[tuple[Any, ...]]
+"""Events as they travel: ``[(name, payload, occurred_at ISO 8601, actor), ...]``;
+messages queued by an older release carry no actor, or neither (the projection then
+uses its own time, and the history says nobody)."""
 
 
 def occurred(iso: str | None) -> datetime | None:
     return datetime.fromisoformat(iso) if iso else None
+
+
+def metadata(occurred_at: datetime | None, actor: str | None) -> dict[str, str | None]:
+    """What travels beside an event's payload, as ``handle_event``'s arguments."""
+    return {"occurred_at": occurred_at.isoformat() if occurred_at else None, "actor": actor}
 
 
 def backoff(retries: int) -> int:
@@ -72,19 +78,21 @@ class EventTask(Task):  # type: ignore[type-arg]
 def handle_events(batch: Batch) -> None:
     """Run a batch of events; retry what failed event by event (``handle_event``)."""
     events: list[Event] = []
-    for name, payload, *when in batch:
-        at = when[0] if when else None
+    for name, payload, *beside in batch:
+        at = beside[0] if beside else None
+        actor = beside[1] if len(beside) > 1 else None
         try:
-            events.append(Event.from_dict(name, payload, occurred(at)))
+            events.append(Event.from_dict(name, payload, occurred(at), actor))
         except Exception:  # unreadable: the single-event path retries and parks it
             logger.warning("cannot read event %s %r", name, payload, exc_info=True)
-            handle_event.apply_async((name, payload), {"occurred_at": at}, countdown=backoff(0))
+            handle_event.apply_async(
+                (name, payload), {"occurred_at": at, "actor": actor}, countdown=backoff(0)
+            )
     for index, failures in bootstrap().handle_events(events).items():
         event = events[index]
-        at = event.occurred_at.isoformat() if event.occurred_at else None
         handle_event.apply_async(
             (event.name, event.to_dict()),
-            {"handlers": sorted(failures), "occurred_at": at},
+            {"handlers": sorted(failures), **metadata(event.occurred_at, event.actor)},
             countdown=backoff(0),
         )
 
@@ -107,13 +115,15 @@ def handle_event(
     payload: dict[str, Any],
     handlers: list[str] | None = None,
     occurred_at: str | None = None,
+    actor: str | None = None,
 ) -> None:
     """Run one event's handlers (``handlers``: only these, as a retry or a replay does)."""
+    event = Event.from_dict(name, payload, occurred(occurred_at), actor)
     try:
-        bootstrap().handle_event(Event.from_dict(name, payload, occurred(occurred_at)), handlers)
+        bootstrap().handle_event(event, handlers)
     except HandlersFailed as failed:
         raise self.retry(
-            kwargs={"handlers": sorted(failed.failures), "occurred_at": occurred_at},
+            kwargs={"handlers": sorted(failed.failures), **metadata(event.occurred_at, actor)},
             exc=failed,
             countdown=backoff(self.request.retries + 1),
         ) from failed

@@ -29,7 +29,8 @@ from typing import Any
 
 from allocation.domain.commands import Command
 from allocation.domain.events import Event
-from allocation.service_layer.unit_of_work import ConcurrencyError
+from allocation.service_layer.actor import SYSTEM, Actor
+from allocation.service_layer.unit_of_work import AbstractUnitOfWork, ConcurrencyError
 
 logger = logging.getLogger(__name__)
 
@@ -66,19 +67,30 @@ class MessageBus:
         command_handlers: Mapping[type[Command], CommandHandler],
         event_handlers: Mapping[type[Event], Mapping[str, EventHandler]],
         projection: Projection,
+        uow: AbstractUnitOfWork,
         max_attempts: int = 30,
         backoff: Callable[[int], float] = jittered_backoff,
         previews: Mapping[type[Command], CommandHandler] | None = None,
     ) -> None:
+        """``uow``: the Unit of Work the command handlers were given, told who each
+        command is for."""
         self.command_handlers = command_handlers
         self.previews = previews or {}
         self.event_handlers = event_handlers
         self.projection = projection
+        self.uow = uow
         self.max_attempts = max_attempts
         self.backoff = backoff
 
-    def handle(self, command: Command) -> Any:
+    def handle(self, command: Command, actor: Actor = SYSTEM) -> Any:
+        """Run the command's handler; what it returns.
+
+        ``actor``: who asked, as the entrypoint knows it. The Unit of Work stores it
+        with every event the command raises: metadata beside the events, so neither
+        the command nor the domain carries it.
+        """
         handler = self.command_handlers[type(command)]
+        self.uow.actor = actor
         for attempt in range(1, self.max_attempts + 1):
             try:
                 return handler(command)

@@ -5,8 +5,9 @@ per request, task or command (never shared between threads). Leaving the ``with`
 block without ``commit()`` rolls back, and so does any exception.
 
 The repository tracks every product it hands out (``seen``), so the Unit of Work can
-save them and collect their events. Adapters implement both (``allocation.adapters``);
-tests use fakes (``tests/fakes.py``).
+save them and collect their events, which it stores with who asked (``actor``: the
+bus says, per command; ``allocation.service_layer.actor``). Adapters implement both
+(``allocation.adapters``); tests use fakes (``tests/fakes.py``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Self
 
 from allocation.domain.events import Event
 from allocation.domain.model import Product
+from allocation.service_layer.actor import SYSTEM, Actor
 
 
 class ConcurrencyError(Exception):
@@ -65,6 +67,8 @@ class AbstractProductRepository(abc.ABC):
 
 class AbstractUnitOfWork(abc.ABC):
     products: AbstractProductRepository
+    actor: Actor = SYSTEM
+    """Who the events of the next commit are stored for: the bus sets it per command."""
 
     def __enter__(self) -> Self:
         return self
@@ -78,7 +82,8 @@ class AbstractUnitOfWork(abc.ABC):
         self.rollback()
 
     def commit(self) -> None:
-        """Save every product this UoW has seen and store the events they raised."""
+        """Save every product this UoW has seen and store the events they raised, with
+        ``actor``."""
         new_events: list[Event] = []
         for product in self.products.seen:
             self.products.save(product)

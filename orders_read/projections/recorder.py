@@ -42,7 +42,7 @@ from orders_read.rules import LineStatus, OrderStatus
 from orders_read.sql import now, prep, rows, run
 
 BATCH_EVENT_NAMES = [event_type.__name__ for event_type in policy.BATCH_EVENTS]
-LOG_COLUMNS = ("sku", "version", "name", "orderid", "batchref", "payload", "occurred_at")
+LOG_COLUMNS = ("sku", "version", "name", "orderid", "batchref", "payload", "occurred_at", "actor")
 
 
 def log_fields(event: events.Event) -> dict[str, Any]:
@@ -55,6 +55,7 @@ def log_fields(event: events.Event) -> dict[str, Any]:
         "batchref": getattr(event, "batchref", None) or getattr(event, "ref", None),
         "payload": event.to_dict(),
         "occurred_at": event.occurred_at or timezone.now(),
+        "actor": event.actor,
     }
 
 

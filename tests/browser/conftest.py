@@ -74,9 +74,13 @@ def refused(page: Page) -> list[str]:
 
 @pytest.fixture
 def controller(transactional_db: None, django_user_model: Any, settings: Any) -> Any:
-    """Staff with the four command permissions and a look at the admin tables."""
+    """Staff with the four command permissions and a look at the admin tables (the users
+    too, so the histories name who did what)."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     user = django_user_model.objects.create_user("carla", password=PASSWORD, is_staff=True)
-    codenames = [*COMMAND_CODENAMES, "view_batchrecord", "view_orderview", "view_eventlog"]
+    codenames = [
+        *COMMAND_CODENAMES,
+        *("view_batchrecord", "view_orderview", "view_eventlog", "view_user"),
+    ]
     user.user_permissions.set(Permission.objects.filter(codename__in=codenames))
     return user

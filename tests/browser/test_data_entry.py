@@ -1,6 +1,7 @@
 """Data entry in Chromium at desktop width: SKU boxes suggest the known SKUs, the
-questions before a new SKU and before adding lines to an existing order, and Place
-order's problems all shown at once, each on its line, focus on the first.
+questions before a new SKU and before adding lines to an existing order (the admin's
+add batch form too), and Place order's problems all shown at once, each on its line,
+focus on the first.
 
 Sixty SKUs, more than a page lists (``orders_read.selectors.stock.SUGGESTIONS``), so
 the script's narrowing of the list as one types is exercised too.
@@ -11,12 +12,12 @@ from __future__ import annotations
 import re
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 
 from allocation.bootstrap import bootstrap
 from allocation.domain import commands
 from orders_read.selectors.stock import SUGGESTIONS
-from tests.browser.support import log_in
+from tests.browser.support import DESKTOP, log_in, serious_violations
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(90)]
 
@@ -127,3 +128,39 @@ def test_place_order_shows_every_problem_at_once_then_asks_before_adding_to_an_o
     expect(page.locator(".message.success")).to_have_text("Added to order o-1: LAMP → LAMP-WH.")
     expect(page.locator("tr.line")).to_have_count(2)
     assert not refused
+
+
+def test_the_admins_add_batch_form_suggests_and_asks_as_the_page_does(
+    live_server, catalogue, controller, browser: Browser
+):
+    """The same list narrowed by the same script, the same question, and no serious
+    axe-core violation while the admin asks it."""
+    base = live_server.url
+    # CSP bypassed so that axe-core can be injected (the admin's CSP: test_journey).
+    with browser.new_context(viewport=DESKTOP, bypass_csp=True) as context:
+        page = context.new_page()
+        page.goto(base + "/admin/allocation/batchrecord/add/")
+        log_in(page)
+        expect(page.locator("#known-skus option")).to_have_count(SUGGESTIONS)
+        sku = page.get_by_role("combobox", name="SKU")
+        sku.fill("lam")
+        expect(page.locator("#known-skus option")).to_have_count(1)
+
+        page.get_by_label("Reference").fill("CHAIR-2")
+        sku.fill("CHIAR")
+        page.get_by_label("Purchased quantity").fill("5")
+        page.get_by_role("button", name="Save", exact=True).click()
+        question = (
+            "SKU CHIAR is new: check the spelling (did you mean CHAIR?), or tick"
+            " 'Create new SKU CHIAR' below."
+        )
+        expect(sku).to_have_accessible_description(question)
+        create = page.get_by_role("checkbox", name="Create new SKU CHIAR")
+        expect(create).not_to_be_checked()
+        expect(create).to_have_accessible_description(question)
+        assert serious_violations(page) == []
+
+        create.check()
+        page.get_by_role("button", name="Save", exact=True).click()
+        expect(page).to_have_url(base + "/admin/allocation/batchrecord/")
+        expect(page.locator(".messagelist")).to_contain_text("CHAIR-2")

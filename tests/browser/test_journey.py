@@ -127,9 +127,9 @@ def test_an_order_moves_to_the_shipment_when_its_batch_shrinks(
     timeline = page.locator(".timeline li .event-text")
     expect(timeline).to_have_text(
         [
-            "5 x CHAIR allocated to batch CHAIR-WH",
-            "5 x CHAIR taken off batch CHAIR-WH",
-            "5 x CHAIR allocated to batch CHAIR-SHIP",
+            "5 x CHAIR allocated to batch CHAIR-WH · by carla",
+            "5 x CHAIR taken off batch CHAIR-WH · by carla",
+            "5 x CHAIR allocated to batch CHAIR-SHIP · by carla",
         ]
     )
     shot("09-order-moved")

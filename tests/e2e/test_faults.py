@@ -25,6 +25,7 @@ from allocation.bootstrap import bootstrap, rebuild_read_model
 from allocation.domain import commands, events
 from allocation.entrypoints.redis_consumer import consume
 from allocation.models import OrderLineRecord, OutboxEvent
+from allocation.service_layer.actor import SYSTEM
 from config.celery_app import app as celery_app
 from orders_read.models import EventLog
 from tests.processes import RedisServer, Relay, Worker, free_port
@@ -248,7 +249,7 @@ def test_the_relay_survives_losing_its_database_connections(private_redis: Redis
     relay = relay_on(private_redis.url, application_name="relay-under-test")
     queue = redis.Redis.from_url(private_redis.url)  # no worker: sent tasks stay queued
     with transaction.atomic():
-        outbox.store([events.BatchCreated("LAMP", 1, "b1", 1, None)])
+        outbox.store([events.BatchCreated("LAMP", 1, "b1", 1, None)], SYSTEM)
     wait_until(lambda: queue.llen("celery") == 1, what="the relay to send the first event")
 
     with connection.cursor() as cursor:  # its connections go, as in a database restart
@@ -260,6 +261,6 @@ def test_the_relay_survives_losing_its_database_connections(private_redis: Redis
         lambda: relay.output().count(Relay.READY) == 2, what="the relay to reconnect and listen"
     )
     with transaction.atomic():
-        outbox.store([events.BatchCreated("LAMP", 2, "b2", 1, None)])
+        outbox.store([events.BatchCreated("LAMP", 2, "b2", 1, None)], SYSTEM)
     wait_until(lambda: queue.llen("celery") == 2, what="the relay to go on after it")
     assert relay.process.poll() is None

@@ -13,6 +13,7 @@ from django.db import connection
 
 from allocation.bootstrap import rebuild_read_model
 from allocation.entrypoints.redis_consumer import consume
+from orders_read.models import EventLog
 from tests.read_model import snapshot
 from tests.waiting import wait_until
 
@@ -97,6 +98,9 @@ def test_redis_message_reallocates_publishes_and_projects(client, consumer, line
     )
     order = client.get("/api/orders/o1").json()
     assert order["expected_ship_date"] == "2031-01-01"
+    # Who asked travelled with the events through the broker to the worker's history.
+    moved_by = EventLog.objects.filter(orderid="o1").order_by("version").values_list("actor")
+    assert [who for (who,) in moved_by] == ["api", *["redis:change_batch_quantity"] * 2]
 
     incremental = snapshot()
     rebuild_read_model()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from typing import Any
 
@@ -15,6 +16,7 @@ from allocation.domain.model import UnknownLine
 from allocation.models import BatchRecord, OrderLineRecord, OutboxEvent, ProductRecord
 from allocation.service_layer.messagebus import TooMuchContention
 from orders_read.models import BatchView, EventLog, OrderLineView, OrderView, SkuStock
+from tests.integration.test_forms import assert_tied_to_its_field, confirmation_box
 
 pytestmark = pytest.mark.django_db
 
@@ -79,7 +81,13 @@ def test_list_columns(client, superuser, lamp_orders):
 
 
 def test_adding_a_batch_sends_create_batch(client, superuser, committed):
-    data = {"reference": "b1", "sku": "CHAIR", "purchased_quantity": 7, "eta": "2031-05-01"}
+    data = {
+        "reference": "b1",
+        "sku": "CHAIR",
+        "purchased_quantity": 7,
+        "eta": "2031-05-01",
+        "new_sku": "CHAIR",  # the first batch of a new SKU: its box ticked
+    }
     response = committed(client.post, url(BatchRecord, "add"), data)
     assert response.status_code == 302, (
         response.context and response.context["adminform"].form.errors
@@ -91,6 +99,69 @@ def test_adding_a_batch_sends_create_batch(client, superuser, committed):
         ("BatchCreated", "CHAIR", 1)
     ]
     assert BatchView.objects.get(reference="b1").purchased == 7  # the projection ran too
+
+
+def test_adding_a_batch_asks_before_creating_a_sku_nobody_has_seen(client, superuser, lamp_orders):
+    """The Add batch page's question, with its words and its box."""
+    before = write_counts()
+    typo = {"reference": "b-new", "sku": "LAMPS", "purchased_quantity": 5}
+    response = client.post(url(BatchRecord, "add"), typo)
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["sku"] == [
+        "SKU LAMPS is new: check the spelling (did you mean LAMP?), or tick"
+        " 'Create new SKU LAMPS' below."
+    ]
+    html = response.content.decode()
+    assert "Please correct the error below." in html
+    assert_tied_to_its_field(html, "id_sku")
+    assert confirmation_box(html, "new_sku") == ("LAMPS", False)
+    assert "Create new SKU LAMPS</label>" in html
+    assert re.search(r'name="new_sku"[^>]*aria-describedby="id_sku_error"', html)
+    assert write_counts() == before
+
+    # A tick given for another SKU confirms nothing.
+    response = client.post(url(BatchRecord, "add"), typo | {"sku": "DESK", "new_sku": "LAMPS"})
+    assert response.status_code == 200
+    assert "SKU DESK is new" in response.context["adminform"].form.errors["sku"][0]
+    assert confirmation_box(response.content.decode(), "new_sku") == ("DESK", False)
+    assert write_counts() == before
+
+
+def test_a_ticked_new_sku_is_created_through_the_bus(client, superuser, lamp_orders, committed):
+    data = {"reference": "b-new", "sku": "LAMPS", "purchased_quantity": 5, "new_sku": "LAMPS"}
+    response = committed(client.post, url(BatchRecord, "add"), data)
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    assert BatchRecord.objects.get(reference="b-new").product_id == "LAMPS"
+    assert list(OutboxEvent.objects.filter(sku="LAMPS").values_list("name", "version")) == [
+        ("BatchCreated", 1)
+    ]
+    assert SkuStock.objects.get(sku="LAMPS").available == 5  # the projection ran too
+
+
+def test_a_known_sku_needs_no_tick_and_shows_no_question(client, superuser, lamp_orders, committed):
+    page = client.get(url(BatchRecord, "add")).content.decode()
+    assert confirmation_box(page, "new_sku") is None
+    # The SKU box suggests the known SKUs, from the list the page brings.
+    assert re.search(r'<input[^>]* list="known-skus"[^>]* id="id_sku"', page)
+    assert '<datalist id="known-skus"' in page
+    assert '<option value="LAMP">' in page
+
+    data = {"reference": "b-more", "sku": "LAMP", "purchased_quantity": 3}
+    response = committed(client.post, url(BatchRecord, "add"), data)
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    assert BatchRecord.objects.get(reference="b-more").product_id == "LAMP"
+
+
+def test_adding_a_batch_says_a_taken_reference_and_a_new_sku_at_once(
+    client, superuser, lamp_orders
+):
+    before = write_counts()
+    data = {"reference": "b-wh", "sku": "DESK", "purchased_quantity": 5}
+    response = client.post(url(BatchRecord, "add"), data)
+    errors = response.context["adminform"].form.errors
+    assert errors["reference"] == ["Batch b-wh already exists"]
+    assert "SKU DESK is new" in errors["sku"][0]
+    assert write_counts() == before
 
 
 @pytest.mark.parametrize(
@@ -154,7 +225,7 @@ def test_the_change_form_edits_only_the_quantity(client, superuser, lamp_orders)
 
 
 def test_contention_becomes_an_admin_error_not_a_500(client, superuser, lamp_orders, monkeypatch):
-    def busy(command):
+    def busy(command, actor):
         raise TooMuchContention("The product is busy: retry")
 
     monkeypatch.setattr(
@@ -183,7 +254,7 @@ def test_deallocate_action_sends_deallocate_for_each_line(
 
 
 def test_deallocate_action_reports_domain_errors(client, superuser, lamp_orders, monkeypatch):
-    def refuse(command):
+    def refuse(command, actor):
         raise UnknownLine(f"Order {command.orderid} has no line for sku {command.sku}")
 
     monkeypatch.setattr(
@@ -223,3 +294,7 @@ def test_the_admin_is_branded_and_says_batches(client, superuser):
     assert "Django administration" not in html
     assert ">Batches<" in html
     assert "Batchs" not in html
+    names = re.findall(r'<a href="[^"]*/">([^<]+)</a>', html)
+    assert not [name for name in names if "record" in name.lower()], names  # business names
+    add = client.get(url(BatchRecord, "add")).content.decode()
+    assert "Add batch<" in add

@@ -40,7 +40,7 @@ class Refusing:
     def __init__(self, error: Exception) -> None:
         self.error = error
 
-    def handle(self, command: object) -> None:
+    def handle(self, command: object, actor: object = None) -> None:
         raise self.error
 
 

@@ -21,6 +21,7 @@ from allocation.domain import events
 from allocation.entrypoints.relay import follow
 from allocation.entrypoints.tasks import relay_outbox
 from allocation.models import OutboxEvent
+from allocation.service_layer.actor import SYSTEM
 from tests.waiting import wait_until
 
 # The outbox rows here are made up (no write-side state behind them): no rebuild check.
@@ -136,7 +137,7 @@ def following_relay(publish: outbox.Publish, linger: float | None = None) -> Ite
 
 def commit_batch_created(version: int) -> None:
     with transaction.atomic():
-        outbox.store([events.BatchCreated("LAMP", version, f"b{version}", 1, None)])
+        outbox.store([events.BatchCreated("LAMP", version, f"b{version}", 1, None)], SYSTEM)
 
 
 @pytest.mark.postgres

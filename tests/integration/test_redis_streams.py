@@ -163,7 +163,7 @@ def failing(times: int, error: Exception) -> Callable[[], MessageBus]:
         bus = bootstrap()
         if len(calls) <= times:
 
-            def fail(command: object) -> None:
+            def fail(command: object, actor: object = None) -> None:
                 raise error
 
             bus.handle = fail  # type: ignore[method-assign]

@@ -9,6 +9,7 @@ from allocation.domain import commands
 from allocation.domain.model import LineConflict
 from allocation.service_layer.messagebus import MessageBus, TooMuchContention, jittered_backoff
 from allocation.service_layer.unit_of_work import ConcurrencyError
+from tests.fakes import FakeUnitOfWork
 
 
 class Flaky:
@@ -35,6 +36,7 @@ def bus_with(
         {commands.Allocate: handler},
         {},
         projection=lambda batch: None,
+        uow=FakeUnitOfWork(),
         max_attempts=max_attempts,
         backoff=backoff,
     )

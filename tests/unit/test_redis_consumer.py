@@ -8,20 +8,23 @@ import pytest
 from allocation.domain.commands import ChangeBatchQuantity
 from allocation.domain.model import UnknownBatch
 from allocation.entrypoints import redis_consumer
+from allocation.service_layer.actor import Actor
 from allocation.service_layer.messagebus import MessageBus
 
 
 class Bus:
-    """Records the commands it is sent; fails each with ``error`` when given one."""
+    """Records the commands it is sent, and for whom; fails each with ``error`` when given one."""
 
     def __init__(self, error: Exception | None = None) -> None:
         self.error = error
         self.handled: list[object] = []
+        self.actors: list[Actor] = []
 
-    def handle(self, command: object) -> None:
+    def handle(self, command: object, actor: Actor) -> None:
         if self.error is not None:
             raise self.error
         self.handled.append(command)
+        self.actors.append(actor)
 
 
 def handle_message(data: bytes, bus: Bus) -> bool:
@@ -32,6 +35,7 @@ def test_a_message_becomes_change_batch_quantity():
     bus = Bus()
     assert handle_message(b'{"batchref": "b1", "qty": 0, "extra": true}', bus)
     assert bus.handled == [ChangeBatchQuantity("b1", 0)]
+    assert bus.actors == [Actor.redis("change_batch_quantity")]
 
 
 @pytest.mark.parametrize(

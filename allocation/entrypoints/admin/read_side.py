@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin
 from django.db.models import Model, Q, QuerySet
 from django.http import HttpRequest
 
+from allocation.entrypoints import actors
 from orders_read.models import BatchView, EventLog, OrderLineView, OrderView, SkuStock
 from orders_read.selectors.stock import LOW_STOCK
 
@@ -28,6 +30,23 @@ class ReadOnlyAdmin(ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False
+
+
+class ShowsActor(ReadOnlyAdmin):
+    """Events listed with who caused them, in words ("by alice"), a name only for staff
+    who may see users (``actors.SEE_NAMES``): the stored text (``user:alice``) is in
+    no column and no detail page."""
+
+    exclude = ["actor"]
+
+    def get_list_display(self, request: HttpRequest) -> list[str | Callable[[Any], str | bool]]:
+        names = request.user.has_perm(actors.SEE_NAMES)
+
+        @admin.display(description="by")
+        def by(event: Any) -> str:
+            return actors.describe(event.actor, names)
+
+        return [*super().get_list_display(request), by]
 
 
 class WhereFilter(admin.SimpleListFilter):
@@ -113,7 +132,7 @@ class SkuStockAdmin(ReadOnlyAdmin):
 
 
 @admin.register(EventLog)
-class EventLogAdmin(ReadOnlyAdmin):
+class EventLogAdmin(ShowsActor):
     list_display = ["occurred_at", "name", "sku", "version", "orderid", "batchref"]
     list_filter = ["name"]
     search_fields = ["orderid", "sku", "batchref"]

@@ -3,7 +3,8 @@
 Saving a batch sends ``CreateBatch`` or ``ChangeBatchQuantity`` and cancelling lines
 sends ``Deallocate``, so the aggregate's rules, the version check and the events apply
 exactly as they do for the API. Nothing here saves a write-side model itself, and
-nothing can be deleted.
+nothing can be deleted. Adding a batch asks what the Add batch page asks, with its code
+(``forms.check_new_batch``): a SKU nobody has seen needs "Create new SKU X" ticked.
 """
 
 from __future__ import annotations
@@ -13,16 +14,23 @@ from typing import TYPE_CHECKING, Any
 from django import forms
 from django.contrib import admin, messages
 from django.db.models import Model, QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
 from allocation.adapters import outbox
 from allocation.bootstrap import bootstrap
 from allocation.domain import commands
-from allocation.entrypoints import inputs
-from allocation.entrypoints.admin.read_side import ReadOnlyAdmin
-from allocation.entrypoints.forms import qty_field, show_command_error, text_field
-from allocation.entrypoints.tasks import handle_event
+from allocation.entrypoints import actors, inputs
+from allocation.entrypoints.admin.read_side import ReadOnlyAdmin, ShowsActor
+from allocation.entrypoints.forms import (
+    Confirmation,
+    check_new_batch,
+    qty_field,
+    show_command_error,
+    sku_field,
+    text_field,
+)
+from allocation.entrypoints.tasks import handle_event, metadata
 from allocation.models import (
     ApiToken,
     BatchRecord,
@@ -31,6 +39,8 @@ from allocation.models import (
     OutboxEvent,
     ProductRecord,
 )
+from allocation.service_layer.actor import Actor
+from orders_read.selectors import stock
 
 if TYPE_CHECKING:
     BatchModelForm = forms.ModelForm[BatchRecord]
@@ -55,6 +65,9 @@ class BatchCommandForm(BatchModelForm):
     """
 
     purchased_quantity = qty_field("Purchased quantity", inputs.new_quantity)
+    actor: Actor
+    """Who sends the command: set by ``BatchAdmin.get_form`` on the class it makes for
+    the request (the admin builds one per request)."""
 
     COMMAND_FIELDS = {"ref": "reference", "qty": "purchased_quantity"}
     """The commands' field names as this model's."""
@@ -66,7 +79,7 @@ class BatchCommandForm(BatchModelForm):
         cleaned = super().clean()
         if not self.errors and self.has_changed():
             try:
-                bootstrap().handle(self.command())
+                bootstrap().handle(self.command(), self.actor)
             except inputs.CLIENT_ERRORS as error:
                 show_command_error(self, error, self.COMMAND_FIELDS)
         return cleaned
@@ -76,12 +89,22 @@ class BatchCommandForm(BatchModelForm):
 
 
 class CreateBatchAdminForm(BatchCommandForm):
+    """Checked against what exists before its command is sent, as Add batch is; the
+    question about a new SKU shows under the fields
+    (``templates/admin/allocation/batchrecord/add_form.html``)."""
+
     reference = text_field("Reference")
-    sku = text_field("SKU")
+    sku = sku_field()
+    confirmation: Confirmation | None = None
 
     class Meta:
         model = BatchRecord
         fields = ["reference", "sku", "purchased_quantity", "eta"]
+
+    def clean(self) -> dict[str, Any] | None:
+        # Before the command, which the base class sends only if no field has an error.
+        self.confirmation = check_new_batch(self, ref="reference")
+        return super().clean()
 
     def command(self) -> commands.CreateBatch:
         data = self.cleaned_data
@@ -113,6 +136,7 @@ class BatchAdmin(BatchModelAdmin):
     list_filter = [("eta", admin.EmptyFieldListFilter)]
     search_fields = ["reference", "product__sku"]
     ordering = ["product_id", "eta", "reference"]
+    add_form_template = "admin/allocation/batchrecord/add_form.html"
 
     @admin.display(description="SKU", ordering="product_id")
     def sku(self, obj: BatchRecord) -> str:
@@ -130,7 +154,24 @@ class BatchAdmin(BatchModelAdmin):
         **kwargs: Any,
     ) -> type[forms.ModelForm[BatchRecord]]:
         kwargs["form"] = ChangeQuantityAdminForm if obj is not None else CreateBatchAdminForm
-        return super().get_form(request, obj, change, **kwargs)
+        form = super().get_form(request, obj, change, **kwargs)
+        form.actor = actors.of_request(request)  # type: ignore[attr-defined]
+        return form
+
+    def render_change_form(
+        self,
+        request: HttpRequest,
+        context: dict[str, Any],
+        add: bool = False,
+        change: bool = False,
+        form_url: str = "",
+        obj: BatchRecord | None = None,
+    ) -> HttpResponse:
+        """The add form's SKU box suggests the known SKUs, the same bounded list as on
+        the Add batch page (``forms.SkuInput``, ``includes/sku_datalist.html``)."""
+        if add:
+            context["sku_suggestions"] = stock.sku_suggestions()
+        return super().render_change_form(request, context, add, change, form_url, obj)
 
     def get_fields(self, request: HttpRequest, obj: BatchRecord | None = None) -> list[Any]:
         if obj is None:
@@ -195,10 +236,10 @@ class AllocationAdmin(LineModelAdmin):
 
     @admin.action(description="Cancel the selected lines", permissions=["deallocate"])
     def deallocate(self, request: HttpRequest, queryset: QuerySet[OrderLineRecord]) -> None:
-        bus, done = bootstrap(), 0
+        bus, actor, done = bootstrap(), actors.of_request(request), 0
         for orderid, sku in queryset.values_list("orderid", "product_id"):
             try:
-                bus.handle(commands.Deallocate(orderid, sku))
+                bus.handle(commands.Deallocate(orderid, sku), actor)
             except inputs.CLIENT_ERRORS as error:
                 self.message_user(
                     request, f"Could not cancel {orderid} / {sku}: {error}", messages.ERROR
@@ -235,7 +276,7 @@ class ProductAdmin(ReadOnlyAdmin):
 
 
 @admin.register(OutboxEvent)
-class OutboxAdmin(ReadOnlyAdmin):
+class OutboxAdmin(ShowsActor):
     """Where the read model's lag shows: events not yet handed to the workers."""
 
     list_display = ["id", "name", "sku", "version", "orderid", "created_at", "sent_at"]
@@ -263,13 +304,9 @@ class DeadLetterAdmin(ReadOnlyAdmin):
         replayed = 0
         for letter in queryset.filter(replayed_at=None):
             only = [letter.handler] if letter.handler else None
-            stored_at = outbox.stored_at(letter.sku, letter.version)
-            handle_event.delay(
-                letter.event_name,
-                letter.payload,
-                handlers=only,
-                occurred_at=stored_at.isoformat() if stored_at else None,
-            )
+            stored = outbox.stored(letter.sku, letter.version)
+            beside = metadata(stored.occurred_at, stored.actor) if stored else {}
+            handle_event.delay(letter.event_name, letter.payload, handlers=only, **beside)
             DeadLetter.objects.filter(pk=letter.pk).update(replayed_at=timezone.now())
             replayed += 1
         self.message_user(request, f"Replayed {replayed} event(s).", messages.SUCCESS)

@@ -6,12 +6,13 @@ import argparse
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from django.core.management.base import CommandError
+from django.core.management.base import CommandError, CommandParser
 
 from allocation.bootstrap import bootstrap
 from allocation.domain.commands import Command
-from allocation.entrypoints import inputs
+from allocation.entrypoints import actors, inputs
 from allocation.entrypoints.management.operator_command import OperatorCommand
+from allocation.service_layer.actor import Actor
 
 T = TypeVar("T")
 
@@ -40,11 +41,29 @@ def argument(
 
 
 class BusCommand(OperatorCommand):
-    """Turns the bus's refusals into one line on stderr and exit status 1, as bad
-    arguments are (``OperatorCommand``)."""
+    """Sends its command for the operator (``--as NAME``, else the login name, as the
+    histories show it), and turns the bus's refusals into one line on stderr and exit
+    status 1, as bad arguments are (``OperatorCommand``)."""
+
+    actor: Actor
+
+    def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
+        parser = super().create_parser(prog_name, subcommand, **kwargs)
+        parser.add_argument(
+            "--as",
+            dest="operator",
+            metavar="NAME",
+            type=argument(inputs.person),
+            help="who runs it, as the histories show it (default: your login name)",
+        )
+        return parser
+
+    def execute(self, *args: Any, **options: Any) -> Any:
+        self.actor = actors.of_operator(options.get("operator"))
+        return super().execute(*args, **options)
 
     def dispatch(self, command: Command) -> Any:
         try:
-            return bootstrap().handle(command)
+            return bootstrap().handle(command, self.actor)
         except inputs.CLIENT_ERRORS as error:
             raise CommandError(str(error)) from error

@@ -10,12 +10,14 @@ from typing import Any
 
 from django import template
 from django.conf import settings
+from django.contrib.auth.context_processors import PermWrapper
 from django.urls import get_script_prefix, get_urlconf, reverse
 from django.utils import timezone
 from django.utils.dateformat import format as date_format
 from django.utils.timesince import timesince
 
 from allocation.domain.events import Event
+from allocation.entrypoints import actors
 from orders_read.models import EventLog, SkuStock
 from orders_read.selectors.stock import DayStock
 
@@ -50,6 +52,19 @@ def describe(entry: EventLog) -> str:
         return Event.from_dict(entry.name, fields).describe()
     except (KeyError, TypeError, ValueError):
         return f"{entry.name} {entry.payload}"
+
+
+@register.filter
+def sees_names(perms: PermWrapper) -> bool:
+    """May the reader see people's names in histories (``actors.SEE_NAMES``)? Once per
+    page: ``{% with names=perms|sees_names %}``."""
+    return actors.SEE_NAMES in perms
+
+
+@register.filter
+def by(actor: str | None, names: bool) -> str:
+    """Who caused an event, in words: ``actors.describe``."""
+    return actors.describe(actor, names)
 
 
 @register.filter

@@ -7,6 +7,7 @@ from django.core.management.base import CommandError
 
 from allocation.bootstrap import bootstrap
 from allocation.domain import commands
+from allocation.entrypoints.actors import of_operator
 from allocation.entrypoints.management.operator_command import OperatorCommand
 from allocation.models import ProductRecord
 
@@ -29,15 +30,17 @@ class Command(OperatorCommand):
         if ProductRecord.objects.exists():
             self.stdout.write("Demo data already loaded")
             return
-        bus = bootstrap()
+        bus, operator = bootstrap(), of_operator()
         today = date.today()
         for n, sku in enumerate(SKUS):
-            bus.handle(commands.CreateBatch(f"{sku}-WH", sku, 20 + 10 * n))
-            bus.handle(commands.CreateBatch(f"{sku}-SHIP", sku, 50, today + timedelta(days=7 + n)))
+            bus.handle(commands.CreateBatch(f"{sku}-WH", sku, 20 + 10 * n), operator)
+            eta = today + timedelta(days=7 + n)
+            bus.handle(commands.CreateBatch(f"{sku}-SHIP", sku, 50, eta), operator)
         for n in range(1, 41):
             sku = SKUS[n % len(SKUS)]
-            bus.handle(commands.Allocate(f"order-{n:03}", sku, 1 + n % 7))
+            bus.handle(commands.Allocate(f"order-{n:03}", sku, 1 + n % 7), operator)
             if n % 5 == 0:
-                bus.handle(commands.Allocate(f"order-{n:03}", SKUS[(n + 1) % len(SKUS)], 2))
-        bus.handle(commands.Allocate("order-big", "RED-CHAIR", 500))
+                second = commands.Allocate(f"order-{n:03}", SKUS[(n + 1) % len(SKUS)], 2)
+                bus.handle(second, operator)
+        bus.handle(commands.Allocate("order-big", "RED-CHAIR", 500), operator)
         self.stdout.write(f"Loaded {len(SKUS)} SKUs, {2 * len(SKUS)} batches and 41 orders")

@@ -11,7 +11,7 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-    dependencies = [("orders_read", "0005_orderview_created_at")]
+    dependencies = [("orders_read", "0006_eventlog_actor")]
 
     operations = [
         migrations.RemoveIndex(model_name="orderlineview", name="lineview_by_sku"),
