@@ -41,7 +41,7 @@ from tests.waiting import wait_until
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.django_db(transaction=True)]
 
 P = TypeVar("P", bound=Process)
-SECONDS = float(os.environ.get("CHAOS_SECONDS", "40"))
+SECONDS = float(os.environ.get("CHAOS_SECONDS", "20"))
 CLIENTS = 4
 SKUS = [f"CHAOS-{n:02d}" for n in range(12)]
 
