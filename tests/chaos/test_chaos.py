@@ -34,7 +34,17 @@ from django.db.models import F, Sum
 from allocation.bootstrap import rebuild_read_model
 from allocation.models import BatchRecord, OrderLineRecord, OutboxEvent, ProductRecord
 from orders_read.models import AppliedPosition, BatchView, EventLog
-from tests.processes import Consumer, Gunicorn, Process, RedisServer, Relay, Worker, free_port
+from tests.processes import (
+    Consumer,
+    Gunicorn,
+    Process,
+    RedisServer,
+    Relay,
+    Worker,
+    free_port,
+    start_together,
+    stop_together,
+)
 from tests.read_model import snapshot
 from tests.waiting import wait_until
 
@@ -63,10 +73,12 @@ class Stack:
         self.redis.start()
         self.processes: list[Process] = []
         try:
-            self.workers = [self.worker() for _ in range(2)]
-            self.relay = self.start(Relay(self.redis.url, tmp / "relay.log", reconcile_after=2))
-            self.consumer = self.start(Consumer(self.redis.url, tmp / "consumer.log"))
-            self.web = self.start(Gunicorn(self.redis.url, tmp / "web.log"))
+            self.workers = [self.worker(wait=False) for _ in range(2)]
+            url = self.redis.url
+            self.relay = self.start(Relay(url, tmp / "relay.log", reconcile_after=2, wait=False))
+            self.consumer = self.start(Consumer(url, tmp / "consumer.log", wait=False))
+            self.web = self.start(Gunicorn(url, tmp / "web.log", wait=False))
+            start_together(*self.processes)
         except BaseException:
             self.stop()  # what did start, so a failed start leaves no process behind
             raise
@@ -75,9 +87,9 @@ class Stack:
         self.processes.append(process)
         return process
 
-    def worker(self) -> Worker:
+    def worker(self, wait: bool = True) -> Worker:
         log = self.tmp / f"worker{len(self.processes)}.log"
-        worker = Worker(self.redis.url, log, pool="threads")
+        worker = Worker(self.redis.url, log, pool="threads", wait=wait)
         self.processes.append(worker)
         return worker
 
@@ -88,8 +100,7 @@ class Stack:
         self.redis.start()
 
     def stop(self) -> None:
-        for process in self.processes:
-            process.stop()
+        stop_together(self.processes)
         self.redis.stop()
 
 

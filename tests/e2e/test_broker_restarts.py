@@ -21,7 +21,7 @@ from allocation.entrypoints.tasks import handle_events
 from allocation.models import ProductRecord
 from orders_read.models import AppliedPosition
 from tests.e2e.test_faults import broker
-from tests.processes import RedisServer, Relay, Worker
+from tests.processes import RedisServer, Relay, Worker, start_together, stop_together
 from tests.waiting import wait_until
 
 pytestmark = [
@@ -48,8 +48,9 @@ def caught_up() -> bool:
 def test_a_busy_worker_survives_repeated_broker_restarts(
     private_redis: RedisServer, tmp_path: Path
 ):
-    worker = Worker(private_redis.url, tmp_path / "worker.log", pool="threads")
-    relay = Relay(private_redis.url, tmp_path / "relay.log", reconcile_after=1)
+    worker = Worker(private_redis.url, tmp_path / "worker.log", pool="threads", wait=False)
+    relay = Relay(private_redis.url, tmp_path / "relay.log", reconcile_after=1, wait=False)
+    start_together(worker, relay)
     try:
         queue = redis.Redis.from_url(private_redis.url)
         with broker(private_redis.url):
@@ -68,5 +69,4 @@ def test_a_busy_worker_survives_repeated_broker_restarts(
         assert worker.process.poll() is None, worker.output()[-4000:]
         assert "Unrecoverable error" not in worker.output()
     finally:
-        relay.stop()
-        worker.stop()
+        stop_together([relay, worker])

@@ -27,7 +27,7 @@ from allocation.entrypoints.redis_consumer import consume
 from allocation.models import OrderLineRecord, OutboxEvent
 from config.celery_app import app as celery_app
 from orders_read.models import EventLog
-from tests.processes import RedisServer, Relay, Worker, free_port
+from tests.processes import RedisServer, Relay, Worker, free_port, stop_together
 from tests.read_model import snapshot
 from tests.waiting import wait_until
 
@@ -71,8 +71,7 @@ def worker_on(tmp_path: Path) -> Iterator[Callable[..., Worker]]:
         return worker
 
     yield start
-    for worker in started:
-        worker.stop()
+    stop_together(started)
 
 
 @pytest.fixture
@@ -85,8 +84,7 @@ def relay_on(tmp_path: Path) -> Iterator[Callable[..., Relay]]:
         return relay
 
     yield start
-    for relay in started:
-        relay.stop()
+    stop_together(started)
 
 
 def read_model_caught_up() -> bool:

@@ -20,7 +20,14 @@ from allocation.domain import commands
 from allocation.entrypoints.redis_streams import DEAD_LETTERS, STREAM
 from allocation.models import BatchRecord, OutboxEvent
 from config.celery_app import app as celery_app
-from tests.processes import Consumer, RedisServer, TcpProxy, database_url, free_port
+from tests.processes import (
+    Consumer,
+    RedisServer,
+    TcpProxy,
+    database_url,
+    free_port,
+    stop_together,
+)
 from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.django_db(transaction=True)]
@@ -34,7 +41,7 @@ def consumers(tmp_path: Path) -> Iterator[list[Consumer]]:
     yield started
     for consumer in started:
         consumer.resume()
-        consumer.stop()
+    stop_together(started)
 
 
 @pytest.fixture
