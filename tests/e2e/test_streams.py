@@ -126,8 +126,10 @@ def test_a_command_arriving_while_postgresql_is_unreachable_waits_for_it(
     proxy = TcpProxy(int(database.get("port") or 5432))
     proxy.start()
     through_proxy = database_url().replace(f":{database.get('port') or 5432}/", f":{proxy.port}/")
+    # Each try waits DB_CONNECT_TIMEOUT for a connection: half a second here, not two.
     consumer = start(consumers, private_redis.url, tmp_path / "consumer.log",
-                     DATABASE_URL=through_proxy, **FAST_CLAIM)  # fmt: skip
+                     DATABASE_URL=through_proxy, DB_CONNECT_TIMEOUT="0.5",
+                     **FAST_CLAIM)  # fmt: skip
     client = redis.Redis.from_url(private_redis.url)
     client.xadd(STREAM, {"batchref": "b1", "qty": "3"})
     wait_until(lambda: settled(client), what="a first command, with the database there")
