@@ -96,8 +96,11 @@ def test_whole_pipeline_with_a_separate_read_database_and_two_workers(
     split_databases: dict[str, str], private_redis: RedisServer, tmp_path: Path
 ):
     env = {**os.environ, **stack_env(private_redis.url, split_databases)}
-    for args in (["migrate"], ["migrate", "--database", "read"]):
-        subprocess.run([sys.executable, "manage.py", *args, "-v0"], cwd=ROOT, env=env, check=True)
+    migrations = [  # one per database, side by side
+        subprocess.Popen([sys.executable, "manage.py", *args, "-v0"], cwd=ROOT, env=env)
+        for args in (["migrate"], ["migrate", "--database", "read"])
+    ]
+    assert [migration.wait(timeout=120) for migration in migrations] == [0, 0]
     create_user = (
         "from django.contrib.auth.models import User;"
         f" User.objects.create_user('viewer', password='{PASSWORD}')"
