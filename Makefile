@@ -82,7 +82,7 @@ consumer: $(VENV)/.installed-run
 	$(PY) manage.py consume_events
 
 # The chaos test alone (PostgreSQL and Redis from DATABASE_URL / REDIS_URL), with a
-# longer load than CI's 40 s: make chaos CHAOS_SECONDS=200
+# longer load than CI's 20 s: make chaos CHAOS_SECONDS=200
 CHAOS_SECONDS ?= 200
 chaos: install
 	CHAOS_SECONDS=$(CHAOS_SECONDS) REQUIRE_SERVICES=1 $(VENV)/bin/pytest -s tests/chaos

@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 import threading
+from collections.abc import Iterable
 from pathlib import Path
 
 import redis
@@ -48,14 +49,25 @@ class Process:
     READY = ""
     """What the process prints once it is up."""
 
-    def __init__(self, argv: list[str], env: dict[str, str], log: Path, what: str) -> None:
+    def __init__(
+        self, argv: list[str], env: dict[str, str], log: Path, what: str, wait: bool = True
+    ) -> None:
+        """Started; with ``wait=False`` not yet up (``start_together`` waits for it)."""
         self.log = log
+        self.what = what
         self.process = subprocess.Popen(
             argv, cwd=ROOT, env={**os.environ, **env}, stdout=log.open("ab"),
             stderr=subprocess.STDOUT,
         )  # fmt: skip
-        wait_until(lambda: self.READY in self.output() or self.process.poll() is not None,
-                   timeout=30, what=what)  # fmt: skip
+        if wait:
+            self.wait_until_up()
+
+    def up(self) -> bool:
+        return self.READY in self.output()
+
+    def wait_until_up(self) -> None:
+        wait_until(lambda: self.up() or self.process.poll() is not None, timeout=30,
+                   what=self.what)  # fmt: skip
         assert self.process.poll() is None, self.output()
 
     def output(self) -> str:
@@ -73,12 +85,26 @@ class Process:
         self.process.send_signal(signal.SIGCONT)
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.kill()
+        stop_together([self])
+
+
+def start_together(*processes: Process) -> None:
+    """Wait for processes made with ``wait=False``: their start-ups (a second or two of
+    imports and connections each) overlap instead of adding up."""
+    for process in processes:
+        process.wait_until_up()
+
+
+def stop_together(processes: Iterable[Process]) -> None:
+    """SIGTERM to each, then wait for each (SIGKILL after 15 s): the shutdowns overlap."""
+    running = [p for p in processes if p.process.poll() is None]
+    for process in running:
+        process.process.terminate()
+    for process in running:
+        try:
+            process.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
 
 
 def stack_env(broker_url: str, databases: dict[str, str] | None = None) -> dict[str, str]:
@@ -102,6 +128,7 @@ class Worker(Process):
         visibility_timeout: int = 3600,
         databases: dict[str, str] | None = None,
         pool: str = "solo",
+        wait: bool = True,
     ) -> None:
         env = {
             **stack_env(broker_url, databases),
@@ -111,7 +138,7 @@ class Worker(Process):
         }
         argv = [sys.executable, "-m", "celery", "-A", "config", "worker", f"--pool={pool}",
                 "--without-gossip", "--without-mingle", "--loglevel=INFO"]  # fmt: skip
-        super().__init__(argv, env, log, "the Celery worker to start")
+        super().__init__(argv, env, log, "the Celery worker to start", wait)
 
 
 class Relay(Process):
@@ -127,6 +154,7 @@ class Relay(Process):
         reconcile_after: float = 10.0,
         metrics_port: int = 0,
         application_name: str = "allocation",
+        wait: bool = True,
     ) -> None:
         env = {
             **stack_env(broker_url, databases),
@@ -136,7 +164,7 @@ class Relay(Process):
         }
         argv = [sys.executable, "manage.py", "relay_outbox", "--follow",
                 f"--metrics-port={metrics_port}"]  # fmt: skip
-        super().__init__(argv, env, log, "the relay to start")
+        super().__init__(argv, env, log, "the relay to start", wait)
 
 
 class RedisServer:
@@ -198,13 +226,14 @@ class Gunicorn(Process):
         databases: dict[str, str] | None = None,
         workers: int = 2,
         threads: int = 4,
+        wait: bool = True,
     ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         argv = [sys.executable, "-m", "gunicorn", "config.wsgi", "--bind",
                 f"127.0.0.1:{self.port}", "--workers", str(workers), "--threads", str(threads),
                 "--no-control-socket"]  # fmt: skip
-        super().__init__(argv, stack_env(broker_url, databases), log, "gunicorn to start")
+        super().__init__(argv, stack_env(broker_url, databases), log, "gunicorn to start", wait)
 
     def worker_pids(self) -> list[int]:
         """Its workers: the processes whose parent is the gunicorn master."""
@@ -223,13 +252,17 @@ class Consumer(Process):
     """``manage.py consume_events``: Redis ``change_batch_quantity`` messages, on the
     pub/sub channel and the stream, to commands."""
 
-    READY = "listening on"
-
-    def __init__(self, broker_url: str, log: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, broker_url: str, log: Path, env: dict[str, str] | None = None, wait: bool = True
+    ) -> None:
         argv = [sys.executable, "manage.py", "consume_events"]
         super().__init__(argv, {**stack_env(broker_url), **(env or {})}, log,
-                         "the consumer to subscribe")  # fmt: skip
-        wait_until(lambda: "reading stream" in self.output(), what="the consumer to read")
+                         "the consumer to subscribe and read", wait)  # fmt: skip
+
+    def up(self) -> bool:
+        """Subscribed to the channel and reading the stream: both halves are up."""
+        output = self.output()
+        return "listening on" in output and "reading stream" in output
 
 
 class TcpProxy:

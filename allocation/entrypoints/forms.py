@@ -259,7 +259,12 @@ class BaseLineFormSet(LineFormSetBase):
 
 
 LineFormSet = forms.formset_factory(
-    LineForm, formset=BaseLineFormSet, extra=3, max_num=MAX_LINES, validate_max=True
+    LineForm,
+    formset=BaseLineFormSet,
+    extra=3,
+    max_num=MAX_LINES,
+    validate_max=True,
+    absolute_max=MAX_LINES,  # no more forms built than allowed, whatever TOTAL_FORMS says
 )
 
 

@@ -9,7 +9,7 @@ import pytest
 from django.conf import settings
 
 from config.celery_app import app as celery_app
-from tests.processes import RedisServer, Relay, Worker, free_port
+from tests.processes import RedisServer, Relay, Worker, free_port, start_together, stop_together
 
 
 @pytest.fixture
@@ -29,11 +29,11 @@ def celery_worker_process(
     """
     celery_app.control.purge()  # stale tasks of an earlier, interrupted run
     logs = tmp_path_factory.mktemp("worker")
-    worker = Worker(settings.REDIS_URL, logs / "worker.log")
-    relay = Relay(settings.REDIS_URL, logs / "relay.log")
+    worker = Worker(settings.REDIS_URL, logs / "worker.log", wait=False)
+    relay = Relay(settings.REDIS_URL, logs / "relay.log", wait=False)
+    start_together(worker, relay)
     yield worker
-    relay.stop()
-    worker.stop()
+    stop_together([relay, worker])
 
 
 @pytest.fixture

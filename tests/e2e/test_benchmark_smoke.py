@@ -32,7 +32,16 @@ HEADINGS = [
 def test_the_benchmark_smoke_run_prints_every_table():
     env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
     done = subprocess.run(
-        [sys.executable, "-m", "benchmarks.run", "--smoke"],
+        # A database of this run's own: two runs at once (two checkouts) would otherwise
+        # drop each other's allocation_bench_smoke halfway through.
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.run",
+            "--smoke",
+            "--database",
+            f"allocation_bench_smoke_{os.getpid()}",
+        ],
         cwd=ROOT,
         env=env,
         capture_output=True,

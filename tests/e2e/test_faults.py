@@ -28,7 +28,7 @@ from allocation.models import OrderLineRecord, OutboxEvent
 from allocation.service_layer.actor import SYSTEM
 from config.celery_app import app as celery_app
 from orders_read.models import EventLog
-from tests.processes import RedisServer, Relay, Worker, free_port
+from tests.processes import RedisServer, Relay, Worker, free_port, start_together, stop_together
 from tests.read_model import snapshot
 from tests.waiting import wait_until
 
@@ -66,14 +66,14 @@ def _drop_pooled_connections() -> None:
 def worker_on(tmp_path: Path) -> Iterator[Callable[..., Worker]]:
     started: list[Worker] = []
 
-    def start(url: str, visibility_timeout: int = 3600) -> Worker:
-        worker = Worker(url, tmp_path / f"worker{len(started)}.log", visibility_timeout)
+    def start(url: str, visibility_timeout: int = 3600, wait: bool = True) -> Worker:
+        log = tmp_path / f"worker{len(started)}.log"
+        worker = Worker(url, log, visibility_timeout, wait=wait)
         started.append(worker)
         return worker
 
     yield start
-    for worker in started:
-        worker.stop()
+    stop_together(started)
 
 
 @pytest.fixture
@@ -86,17 +86,28 @@ def relay_on(tmp_path: Path) -> Iterator[Callable[..., Relay]]:
         return relay
 
     yield start
-    for relay in started:
-        relay.stop()
+    stop_together(started)
+
+
+@pytest.fixture
+def worker_and_relay_on(worker_on, relay_on) -> Callable[..., tuple[Worker, Relay]]:
+    """A worker and a relay (``relay_options``) on the broker at ``url``, started together."""
+
+    def start(url: str, **relay_options: Any) -> tuple[Worker, Relay]:
+        worker = worker_on(url, wait=False)
+        relay = relay_on(url, wait=False, **relay_options)
+        start_together(worker, relay)
+        return worker, relay
+
+    return start
 
 
 def read_model_caught_up() -> bool:
     return EventLog.objects.count() == OutboxEvent.objects.count()
 
 
-def test_broker_down_loses_nothing(client, private_redis: RedisServer, worker_on, relay_on, api):
-    worker_on(private_redis.url)
-    relay = relay_on(private_redis.url)
+def test_broker_down_loses_nothing(client, private_redis: RedisServer, worker_and_relay_on, api):
+    _, relay = worker_and_relay_on(private_redis.url)
     with broker(private_redis.url):
         private_redis.stop()
 
@@ -154,10 +165,9 @@ def test_a_worker_killed_mid_task_is_redelivered(private_redis: RedisServer, wor
 
 
 def test_redis_restart_while_consumer_and_worker_run(
-    private_redis: RedisServer, worker_on, relay_on
+    private_redis: RedisServer, worker_and_relay_on
 ):
-    worker_on(private_redis.url)
-    relay_on(private_redis.url, reconcile_after=1)
+    worker_and_relay_on(private_redis.url, reconcile_after=1)
     subscriptions: list[int] = []
     stop = threading.Event()
 
@@ -204,11 +214,10 @@ def test_redis_restart_while_consumer_and_worker_run(
 
 
 def test_readyz_fails_while_the_workers_are_down_and_recovers_when_they_catch_up(
-    client, private_redis: RedisServer, worker_on, relay_on, settings, api
+    client, private_redis: RedisServer, worker_and_relay_on, worker_on, settings, api
 ):
     settings.READY_MAX_READ_MODEL_LAG = 1.0
-    worker = worker_on(private_redis.url)
-    relay_on(private_redis.url)
+    worker, _ = worker_and_relay_on(private_redis.url)
     with broker(private_redis.url):
         assert api.post("add_batch", {"ref": "b1", "sku": "LAMP", "qty": 5}).status_code == 201
         wait_until(read_model_caught_up, what="the first event to be applied")
@@ -228,10 +237,9 @@ def test_readyz_fails_while_the_workers_are_down_and_recovers_when_they_catch_up
     assert read_model_caught_up()
 
 
-def test_the_relay_serves_its_metrics(private_redis: RedisServer, worker_on, relay_on, api):
+def test_the_relay_serves_its_metrics(private_redis: RedisServer, worker_and_relay_on, api):
     port = free_port()
-    worker_on(private_redis.url)
-    relay_on(private_redis.url, metrics_port=port)
+    worker_and_relay_on(private_redis.url, metrics_port=port)
     with broker(private_redis.url):
         assert api.post("add_batch", {"ref": "b1", "sku": "LAMP", "qty": 5}).status_code == 201
         wait_until(read_model_caught_up, what="the event to be applied")

@@ -20,7 +20,17 @@ import redis
 import requests
 from django.conf import settings
 
-from tests.processes import ROOT, Gunicorn, Process, RedisServer, Relay, Worker, stack_env
+from tests.processes import (
+    ROOT,
+    Gunicorn,
+    Process,
+    RedisServer,
+    Relay,
+    Worker,
+    stack_env,
+    start_together,
+    stop_together,
+)
 from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
@@ -87,8 +97,11 @@ def test_whole_pipeline_with_a_separate_read_database_and_two_workers(
     split_databases: dict[str, str], private_redis: RedisServer, tmp_path: Path
 ):
     env = {**os.environ, **stack_env(private_redis.url, split_databases)}
-    for args in (["migrate"], ["migrate", "--database", "read"]):
-        subprocess.run([sys.executable, "manage.py", *args, "-v0"], cwd=ROOT, env=env, check=True)
+    migrations = [  # one per database, side by side
+        subprocess.Popen([sys.executable, "manage.py", *args, "-v0"], cwd=ROOT, env=env)
+        for args in (["migrate"], ["migrate", "--database", "read"])
+    ]
+    assert [migration.wait(timeout=120) for migration in migrations] == [0, 0]
     create_user = (
         "from django.contrib.auth.models import User;"
         f" User.objects.create_user('viewer', password='{PASSWORD}')"
@@ -108,16 +121,23 @@ def test_whole_pipeline_with_a_separate_read_database_and_two_workers(
     started: list[Process] = []
     try:
         workers = [
-            Worker(private_redis.url, tmp_path / f"w{n}.log", databases=split_databases)
+            Worker(private_redis.url, tmp_path / f"w{n}.log", databases=split_databases, wait=False)
             for n in range(2)
         ]
         started += workers
         relay = Relay(
-            private_redis.url, tmp_path / "relay.log", databases=split_databases, reconcile_after=1
+            private_redis.url,
+            tmp_path / "relay.log",
+            databases=split_databases,
+            reconcile_after=1,
+            wait=False,
         )
         started.append(relay)
-        web = Gunicorn(private_redis.url, tmp_path / "web.log", databases=split_databases)
+        web = Gunicorn(
+            private_redis.url, tmp_path / "web.log", databases=split_databases, wait=False
+        )
         started.append(web)
+        start_together(*started)
         port = web.port
         api = f"{web.url}/api"
         wait_until(lambda: _up(f"{web.url}/healthz"), what="gunicorn to serve")
@@ -188,8 +208,7 @@ def test_whole_pipeline_with_a_separate_read_database_and_two_workers(
             {"sku": "LAMP", "qty": 1, "status": "waiting", "batchref": None}
         ]
     finally:
-        for process in reversed(started):
-            process.stop()
+        stop_together(started)
 
     incremental = read_rows(split_databases["READ_DATABASE_URL"])
     assert len(incremental["lines"]) == 35

@@ -20,7 +20,14 @@ from allocation.domain import commands
 from allocation.entrypoints.redis_streams import DEAD_LETTERS, STREAM
 from allocation.models import BatchRecord, OutboxEvent
 from config.celery_app import app as celery_app
-from tests.processes import Consumer, RedisServer, TcpProxy, database_url, free_port
+from tests.processes import (
+    Consumer,
+    RedisServer,
+    TcpProxy,
+    database_url,
+    free_port,
+    stop_together,
+)
 from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.django_db(transaction=True)]
@@ -34,7 +41,7 @@ def consumers(tmp_path: Path) -> Iterator[list[Consumer]]:
     yield started
     for consumer in started:
         consumer.resume()
-        consumer.stop()
+    stop_together(started)
 
 
 @pytest.fixture
@@ -119,8 +126,10 @@ def test_a_command_arriving_while_postgresql_is_unreachable_waits_for_it(
     proxy = TcpProxy(int(database.get("port") or 5432))
     proxy.start()
     through_proxy = database_url().replace(f":{database.get('port') or 5432}/", f":{proxy.port}/")
+    # Each try waits DB_CONNECT_TIMEOUT for a connection: half a second here, not two.
     consumer = start(consumers, private_redis.url, tmp_path / "consumer.log",
-                     DATABASE_URL=through_proxy, **FAST_CLAIM)  # fmt: skip
+                     DATABASE_URL=through_proxy, DB_CONNECT_TIMEOUT="0.5",
+                     **FAST_CLAIM)  # fmt: skip
     client = redis.Redis.from_url(private_redis.url)
     client.xadd(STREAM, {"batchref": "b1", "qty": "3"})
     wait_until(lambda: settled(client), what="a first command, with the database there")

@@ -12,6 +12,7 @@ from django.test import Client
 
 from allocation.bootstrap import bootstrap
 from allocation.domain import commands
+from allocation.entrypoints.forms import MAX_LINES
 from allocation.models import BatchRecord, OrderLineRecord
 from orders_read.models import OrderLineView, SkuStock
 from tests.fixtures.users import make_user
@@ -310,6 +311,16 @@ def test_bad_orders_show_errors_on_their_lines_and_write_nothing(
     if field_id:
         assert_tied_to_its_field(html, field_id)
     assert write_counts() == before
+
+
+def test_a_huge_line_count_builds_no_more_lines_than_an_order_may_have(client, operator):
+    """``lines-TOTAL_FORMS`` comes from the browser: 999,999 builds and renders 20 lines
+    (Django's own cap would be 1,020), and says so."""
+    response = client.post("/place-order/", lines_form("o2", ("LAMP", 1), total=999_999))
+    assert response.status_code == 200
+    lines = response.context["form"].lines
+    assert len(lines.forms) == MAX_LINES
+    assert lines.non_form_errors() == ["Please submit at most 20 forms."]
 
 
 def test_a_line_the_bus_refuses_after_the_checks_is_reported_and_the_others_placed(
