@@ -83,9 +83,9 @@ def follow(
         listener.close()
 
 
-SMALL_ROUND = 2
-"""Events a round sends at a light load (about 100 a second): the relay then lingers
-its shortest, which is what the lag is measured at."""
+SMALL_ROUND = 4
+"""Events a round may send at a light load (up to about 100 a second, in bursts): the
+relay then lingers its shortest, which is what the lag is measured at."""
 
 
 def lingering(last_round: int, shortest: float, longest: float) -> float:
