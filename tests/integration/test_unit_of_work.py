@@ -23,6 +23,35 @@ def make_uow(sent: list | None = None) -> DjangoUnitOfWork:
     return DjangoUnitOfWork(deliver=(sent.extend if sent is not None else lambda stored: None))
 
 
+def race_on_lamp(*changes: Callable[[Product], object]) -> list[str]:
+    """Each change in its own thread and Unit of Work, all loaded before any commits:
+    how each ended, "committed" or "conflict"."""
+    all_loaded = threading.Barrier(len(changes))
+    outcomes: list[str] = []
+
+    def run(change: Callable[[Product], object]) -> None:
+        try:
+            uow = make_uow()
+            with uow:
+                product = uow.products.get("LAMP")
+                assert product is not None
+                all_loaded.wait(timeout=10)
+                change(product)
+                uow.commit()
+            outcomes.append("committed")
+        except ConcurrencyError:
+            outcomes.append("conflict")
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(change,)) for change in changes]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    return outcomes
+
+
 @pytest.mark.django_db
 def test_commit_saves_and_stores_events_in_the_outbox():
     BatchRecordFactory(reference="b1", product=ProductRecordFactory(sku="LAMP", version_number=1))
@@ -115,29 +144,11 @@ def test_two_transactions_never_both_commit_against_the_same_version():
         product=ProductRecordFactory(sku="LAMP", version_number=1),
         purchased_quantity=10,
     )
-    both_loaded = threading.Barrier(2)
-    outcomes: list[str] = []
 
-    def allocate(orderid: str) -> None:
-        try:
-            uow = make_uow()
-            with uow:
-                product = uow.products.get("LAMP")
-                assert product is not None
-                both_loaded.wait(timeout=10)
-                product.allocate(OrderLine(orderid, "LAMP", 1))
-                uow.commit()
-            outcomes.append("committed")
-        except ConcurrencyError:
-            outcomes.append("conflict")
-        finally:
-            connection.close()
+    def allocate(orderid: str) -> Callable[[Product], object]:
+        return lambda product: product.allocate(OrderLine(orderid, "LAMP", 1))
 
-    threads = [threading.Thread(target=allocate, args=(f"o{n}",)) for n in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
+    outcomes = race_on_lamp(allocate("o0"), allocate("o1"))
 
     assert sorted(outcomes) == ["committed", "conflict"]
     assert ProductRecord.objects.get(sku="LAMP").version_number == 2
@@ -151,29 +162,11 @@ def test_two_transactions_never_both_add_the_same_batch():
     taken key only when the pipeline closes, and still gets a ConcurrencyError (the bus
     retries it) with nothing of its change written."""
     ProductRecordFactory(sku="LAMP", version_number=1)
-    both_loaded = threading.Barrier(2)
-    outcomes: list[str] = []
 
-    def create(qty: int) -> None:
-        try:
-            uow = make_uow()
-            with uow:
-                product = uow.products.get("LAMP")
-                assert product is not None
-                both_loaded.wait(timeout=10)
-                product.add_batch("b1", qty)
-                uow.commit()
-            outcomes.append("committed")
-        except ConcurrencyError:
-            outcomes.append("conflict")
-        finally:
-            connection.close()
+    def add_b1(qty: int) -> Callable[[Product], object]:
+        return lambda product: product.add_batch("b1", qty)
 
-    threads = [threading.Thread(target=create, args=(qty,)) for qty in (10, 20)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
+    outcomes = race_on_lamp(add_b1(10), add_b1(20))
 
     assert sorted(outcomes) == ["committed", "conflict"]
     assert BatchRecord.objects.count() == OutboxEvent.objects.count() == 1
