@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from allocation.domain.model import AllocationError, OrderLine, Product
 from orders_read.models import (
     AppliedPosition,
     BatchView,
@@ -66,3 +67,20 @@ def sums_disagreeing_with_lines() -> list[str]:
         if summed != waiting:
             wrong.append(f"stock {sku}: {waiting} waiting stored, {summed} summed")
     return wrong
+
+
+def operate(product: Product, op: str, *args: Any) -> None:
+    """One step of a scenario on a real Product (``"batch"``, ``"allocate"``,
+    ``"deallocate"``, ``"change"``); a step the domain refuses changes nothing."""
+    try:
+        if op == "batch":
+            product.add_batch(*args)
+        elif op == "allocate":
+            orderid, qty = args
+            product.allocate(OrderLine(orderid, product.sku, qty))
+        elif op == "deallocate":
+            product.deallocate(args[0])
+        elif op == "change":
+            product.change_batch_quantity(*args)
+    except AllocationError:
+        pass

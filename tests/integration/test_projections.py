@@ -18,11 +18,11 @@ from hypothesis import strategies as st
 
 from allocation.bootstrap import rebuild_read_model
 from allocation.domain import commands, events
-from allocation.domain.model import AllocationError, OrderLine, Product
+from allocation.domain.model import Product
 from allocation.models import OutboxEvent
 from orders_read.models import BatchView, EventLog
 from orders_read.projections import project
-from tests.read_model import snapshot, sums_disagreeing_with_lines
+from tests.read_model import operate, snapshot, sums_disagreeing_with_lines
 
 STORED_FROM = timezone.make_aware(datetime(2031, 1, 1))
 
@@ -32,19 +32,7 @@ def history(operations: list[tuple]) -> list[events.Event]:
     a time as the outbox stamps it (what an order's ``created_at`` comes from)."""
     product = Product("LAMP")
     for op, *args in operations:
-        try:
-            if op == "batch":
-                ref, qty, eta = args
-                product.add_batch(ref, qty, eta)
-            elif op == "allocate":
-                orderid, qty = args
-                product.allocate(OrderLine(orderid, "LAMP", qty))
-            elif op == "deallocate":
-                product.deallocate(args[0])
-            elif op == "change":
-                product.change_batch_quantity(*args)
-        except AllocationError:
-            pass
+        operate(product, op, *args)
     return [
         dataclasses.replace(event, occurred_at=STORED_FROM + timedelta(seconds=event.version))
         for event in product.events

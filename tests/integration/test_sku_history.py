@@ -14,10 +14,11 @@ from hypothesis import strategies as st
 
 from allocation.bootstrap import write_positions
 from allocation.domain import commands, events
-from allocation.domain.model import AllocationError, OrderLine, Product
+from allocation.domain.model import Product
 from orders_read.models import EventLog, SkuStock
 from orders_read.projections import project
 from orders_read.selectors import orders, stock
+from tests.read_model import operate
 
 pytestmark = pytest.mark.django_db
 
@@ -33,17 +34,7 @@ def days_of(product: Product, plan: list[tuple[date, list[tuple]]]) -> list[even
     stamped: list[events.Event] = []
     for day, operations in plan:
         for op, *args in operations:
-            try:
-                if op == "batch":
-                    product.add_batch(*args)
-                elif op == "allocate":
-                    product.allocate(OrderLine(args[0], product.sku, args[1]))
-                elif op == "deallocate":
-                    product.deallocate(args[0])
-                elif op == "change":
-                    product.change_batch_quantity(*args)
-            except AllocationError:
-                pass
+            operate(product, op, *args)
         stamped += [dataclasses.replace(e, occurred_at=at_noon(day)) for e in product.events]
         product.events.clear()
     return stamped
