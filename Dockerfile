@@ -25,4 +25,4 @@ RUN useradd --system --uid 10001 --user-group --no-create-home --home-dir /nonex
         --shell /usr/sbin/nologin app
 USER 10001:10001
 EXPOSE 8000
-CMD ["gunicorn", "config.wsgi", "--bind", "0.0.0.0:8000", "--workers", "3", "--threads", "4"]
+CMD ["gunicorn", "-c", "config/gunicorn.py"]

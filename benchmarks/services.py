@@ -26,6 +26,8 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 import redis
 
+from config import gunicorn as deployed
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -199,14 +201,14 @@ class Process:
 class ServerOptions:
     """How gunicorn and the Celery worker run.
 
-    gunicorn has no settings in the project (the Dockerfile passes its flags), so the
-    benchmark picks them; the Celery pool, concurrency and prefetch default to what
-    ``config.settings`` says (``CELERY_WORKER_*``) unless overridden here.
+    gunicorn runs on the project's own settings (``config/gunicorn.py``, as deployed)
+    and the Celery worker on ``config.settings``' (``CELERY_WORKER_*``), unless
+    overridden here.
     """
 
-    gunicorn_workers: int = 3
-    gunicorn_threads: int = 1
-    gunicorn_class: str = "sync"
+    gunicorn_workers: int = deployed.workers
+    gunicorn_threads: int = deployed.threads
+    gunicorn_class: str = deployed.worker_class
     celery_pool: str = ""
     celery_concurrency: int = 0
     celery_prefetch: int = 0
@@ -359,7 +361,8 @@ class Stack:
             sys.executable,
             "-m",
             "gunicorn",
-            "config.wsgi",
+            "-c",
+            "config/gunicorn.py",
             "--bind",
             f"127.0.0.1:{self.port}",
             "--workers",

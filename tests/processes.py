@@ -215,7 +215,8 @@ class RedisServer:
 
 
 class Gunicorn(Process):
-    """``gunicorn config.wsgi`` on a free port; its workers can be killed one by one."""
+    """gunicorn as deployed (``config/gunicorn.py``) on a free port and with fewer
+    workers; they can be killed one by one."""
 
     READY = "Booting worker"
 
@@ -230,7 +231,7 @@ class Gunicorn(Process):
     ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        argv = [sys.executable, "-m", "gunicorn", "config.wsgi", "--bind",
+        argv = [sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.py", "--bind",
                 f"127.0.0.1:{self.port}", "--workers", str(workers), "--threads", str(threads),
                 "--no-control-socket"]  # fmt: skip
         super().__init__(argv, stack_env(broker_url, databases), log, "gunicorn to start", wait)

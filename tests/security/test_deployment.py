@@ -131,8 +131,8 @@ class ProductionWeb(Process):
             "REDIS_URL": "",
             "STATIC_ROOT": str(static_root),
         }
-        argv = [sys.executable, "-m", "gunicorn", "config.wsgi", "--bind", self.url[7:],
-                "--workers", "1", "--threads", "4", "--no-control-socket"]  # fmt: skip
+        argv = [sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.py",
+                "--bind", self.url[7:], "--workers", "1", "--no-control-socket"]  # fmt: skip
         super().__init__(argv, env, log, "gunicorn to start")
 
 
