@@ -370,23 +370,29 @@ def advance_positions(db: str, skus: Iterable[str]) -> None:
     One statement for all the SKUs: numbered in order, the versions after a SKU's
     position are contiguous exactly while ``version - row number`` equals the position,
     and the last of those is the new position.
+
+    Each SKU reads the log from its position on, never its history: the position is a
+    scalar subquery, a constant of the log's ``(sku, version)`` index range whatever the
+    planner believes. Joined to the positions instead, the log was read from the SKU's
+    first version whenever the statistics said the SKU was small (a SKU that grew
+    since the last ANALYZE): ~25 ms for 2,500 events, growing with the history.
     """
     wanted = sorted(skus)
     if not wanted:
         return
-    asked = " UNION ALL ".join(["SELECT %s AS sku"] * len(wanted))
+    start = "COALESCE((SELECT p.version FROM {position} p WHERE p.sku = %s), 0)"
+    after = " UNION ALL ".join(
+        [
+            f"SELECT e.sku, e.version, {start} AS start,"
+            " e.version - ROW_NUMBER() OVER (ORDER BY e.version) AS shift"
+            f" FROM {{log}} e WHERE e.sku = %s AND e.version > {start}"
+        ]
+        * len(wanted)
+    )
     run(
         db,
-        "INSERT INTO {position} (sku, version) SELECT sku, last FROM ("
-        " SELECT sku, MAX(version) AS last FROM ("
-        "  SELECT w.sku, e.version, w.start,"
-        "   e.version - ROW_NUMBER() OVER (PARTITION BY w.sku ORDER BY e.version) AS shift"
-        "  FROM (SELECT s.sku, COALESCE(p.version, 0) AS start"
-        f"   FROM ({asked}) s LEFT JOIN {{position}} p ON p.sku = s.sku) w"
-        # From each SKU's position on, by the log's (sku, version) index: never its history.
-        "  JOIN {log} e ON e.sku = w.sku AND e.version > w.start"
-        " ) runs WHERE shift = start GROUP BY sku"
-        ") advanced WHERE 1 = 1"
+        "INSERT INTO {position} (sku, version)"
+        f" SELECT sku, MAX(version) FROM ({after}) runs WHERE shift = start GROUP BY sku"
         " ON CONFLICT (sku) DO UPDATE SET version = excluded.version",
-        wanted,
+        [sku for sku in wanted for _ in range(3)],
     )

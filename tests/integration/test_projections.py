@@ -10,8 +10,9 @@ from datetime import date, datetime, timedelta
 import pytest
 from django.core import mail
 from django.core.management import call_command
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
@@ -20,8 +21,8 @@ from allocation.bootstrap import rebuild_read_model
 from allocation.domain import commands, events
 from allocation.domain.model import Product
 from allocation.models import OutboxEvent
-from orders_read.models import BatchView, EventLog
-from orders_read.projections import project
+from orders_read.models import AppliedPosition, BatchView, EventLog
+from orders_read.projections import project, recorder
 from tests.read_model import operate, snapshot, sums_disagreeing_with_lines
 
 STORED_FROM = timezone.make_aware(datetime(2031, 1, 1))
@@ -109,6 +110,37 @@ def test_the_applied_position_stops_at_a_gap_until_it_is_filled():
         project([lost])
         assert snapshot()["positions"] == [("LAMP", 6)]
         transaction.set_rollback(True)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_the_position_advances_from_itself_not_from_the_skus_history():
+    """Planned with statistics from when the SKU had no events (a SKU that grew since
+    the last ANALYZE), advancing reads only the versions after the position: the
+    projection's cost per event does not grow with the SKU's history."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {EventLog._meta.db_table}")
+    EventLog.objects.bulk_create(
+        EventLog(sku="LAMP", version=v, name="Allocated", payload={}) for v in range(1, 3002)
+    )
+    AppliedPosition.objects.create(sku="LAMP", version=3000)
+    with CaptureQueriesContext(connection) as advancing:
+        recorder.advance_positions("default", ["LAMP"])
+    assert AppliedPosition.objects.get(sku="LAMP").version == 3001
+    [statement] = advancing.captured_queries
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {statement['sql']}")
+        [[plan]] = cursor.fetchone()
+    log_rows_read = sum(
+        node["Actual Rows"] * node["Actual Loops"]
+        for node in plan_nodes(plan["Plan"])
+        if node.get("Relation Name") == EventLog._meta.db_table
+    )
+    assert log_rows_read <= 1, log_rows_read
+
+
+def plan_nodes(node: dict) -> list[dict]:
+    return [node, *(n for child in node.get("Plans", []) for n in plan_nodes(child))]
 
 
 def test_history_helper_raises_events():
