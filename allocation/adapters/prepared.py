@@ -63,7 +63,9 @@ class Prepared:
         prep = {n: self._fields[n].get_db_prep_save(v, connection) for n, v in values.items()}
         cursor = connection.cursor()
         cursor.execute(sql, [prep[n] if n else p for p, n in zip(params, names, strict=True)])
-        return Sent(cursor)
+        # psycopg keeps a statement's answer (in a pipeline, it comes later); sqlite3
+        # steps through it only as it is read, and a COMMIT fails while it is unread.
+        return Sent(cursor, read_now=connection.vendor != "postgresql")
 
     def _compile(self, db: str) -> Compiled:
         connection = connections[db]
@@ -91,17 +93,18 @@ class Sent:
     """A statement's answer: in a pipeline, valid once the pipeline has closed (or, for
     ``rows``, right away at the price of a round trip)."""
 
-    def __init__(self, cursor: CursorWrapper) -> None:
+    def __init__(self, cursor: CursorWrapper, read_now: bool) -> None:
         self._cursor = cursor
+        self._rows = self._read() if read_now else None
 
     def rows(self) -> list[tuple[Any, ...]]:
+        if self._rows is None:
+            self._rows = self._read()
+        return self._rows
+
+    def _read(self) -> list[tuple[Any, ...]]:
         with self._cursor as cursor:
             return list(cursor.fetchall())
-
-    def rowcount(self) -> int:
-        """How many rows it wrote."""
-        with self._cursor as cursor:
-            return int(cursor.rowcount)
 
 
 @contextmanager
@@ -120,6 +123,21 @@ def pipelined(alias: str = DEFAULT_DB_ALIAS) -> Iterator[None]:
     connection.ensure_connection()
     with connection.wrap_database_errors, connection.connection.pipeline():
         yield
+
+
+def send_commit(alias: str = DEFAULT_DB_ALIAS) -> None:
+    """COMMIT the transaction as its last statement: in a pipeline, behind the writes,
+    in their round trip. It runs only if none of them failed (after a failed statement
+    PostgreSQL skips the rest of the pipeline, and the transaction stays, to be rolled
+    back). Django's own commit, at the end of ``atomic()``, then finds no transaction
+    left and sends nothing (psycopg and sqlite3 commit only a transaction in progress).
+
+    Only for an outermost transaction. Plain SQL: the ORM cannot send a COMMIT, and
+    Django's ``commit()`` would wait for its answer. SQLite commits the same way, so
+    that a Unit of Work means the same on both databases.
+    """
+    with connections[alias].cursor() as cursor:
+        cursor.execute("COMMIT")
 
 
 def _marker(n: int, field: Field[Any, Any]) -> Any:

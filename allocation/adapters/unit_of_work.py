@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from types import TracebackType
 from typing import Self
@@ -9,7 +10,7 @@ from typing import Self
 from django.db import transaction
 
 from allocation.adapters import outbox
-from allocation.adapters.prepared import pipelined
+from allocation.adapters.prepared import pipelined, send_commit
 from allocation.adapters.repository import DjangoProductRepository
 from allocation.domain.events import Event
 from allocation.service_layer.unit_of_work import AbstractUnitOfWork
@@ -21,8 +22,11 @@ class DjangoUnitOfWork(AbstractUnitOfWork):
     wraps the Unit of Work, so that the message's position commits with the change.
 
     Inside the transaction, statements go through one pipeline (on PostgreSQL), which
-    the commit closes once every write is sent: a command costs four round trips
-    (BEGIN, the load, the writes, COMMIT), however many statements it writes.
+    the commit closes once every write is sent, COMMIT included: a command costs three
+    round trips (BEGIN, the load, the writes and COMMIT), however many statements it
+    writes. So ``commit()`` commits, as the book's Unit of Work does: nothing after it in
+    the block can undo it. Nested in another transaction (a stream message's inbox, a
+    test's), the commit is that transaction's, at its end.
 
     ``deliver``, when given, hands the stored events over right after the commit (the
     embedded setup, with no relay). Otherwise the outbox rows are all a commit leaves,
@@ -34,10 +38,12 @@ class DjangoUnitOfWork(AbstractUnitOfWork):
         self._atomic: transaction.Atomic | None = None
         self._pipeline: AbstractContextManager[None] | None = None
         self._committed = False
+        self._outermost = False
 
     def __enter__(self) -> Self:
         self.products = self._products = DjangoProductRepository()
         self._committed = False
+        self._outermost = not transaction.get_connection().in_atomic_block
         self._atomic = transaction.atomic()
         self._atomic.__enter__()
         self._pipeline = pipelined()
@@ -60,8 +66,14 @@ class DjangoUnitOfWork(AbstractUnitOfWork):
             self._atomic = None
 
     def _commit(self, new_events: list[Event]) -> None:
-        stored = outbox.store(new_events, self.actor)
-        self._products.confirm(self._close_pipeline)
+        def finish() -> Callable[[], list[outbox.StoredEvent]]:
+            stored = outbox.store(new_events, self.actor)
+            if self._outermost:
+                send_commit()
+            self._close_pipeline()
+            return stored
+
+        stored = self._products.confirm(finish)
         if self._deliver is not None:
             outbox.send_after_commit(stored(), self._deliver)
         self._committed = True

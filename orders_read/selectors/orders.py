@@ -117,7 +117,7 @@ PAGE_READ = (
     " WHERE l.orderid = %s ORDER BY l.sku"
 )
 """The order page's lines, each with its batch (if the read model knows it yet), its
-place in its SKU's queue if it waits (counted on the lines' ``(sku, status, arrival)``
+place in its SKU's queue if it waits (counted on the lines' ``(status, sku, arrival)``
 index), its order's summary, and the read-your-writes check as ``caught_up``."""
 
 HISTORY = "SELECT * FROM {log} WHERE orderid = %s ORDER BY occurred_at, id"
@@ -317,7 +317,8 @@ def orders(query: OrderQuery = OrderQuery()) -> QuerySet[OrderView]:
         rows = rows.filter(orderid__icontains=query.search)
     if query.sku or query.batch:
         lines = OrderLineView.objects.all()
-        lines = lines.filter(sku=query.sku) if query.sku else lines
+        # Every status named: the lines' (status, sku) index finds a SKU's lines.
+        lines = lines.filter(sku=query.sku, status__in=list(LineStatus)) if query.sku else lines
         lines = lines.filter(batchref=query.batch) if query.batch else lines
         rows = rows.filter(orderid__in=lines.values("orderid"))
     if query.created_from:

@@ -21,8 +21,9 @@ from allocation.bootstrap import rebuild_read_model
 from allocation.domain import commands, events
 from allocation.domain.model import Product
 from allocation.models import OutboxEvent
-from orders_read.models import AppliedPosition, BatchView, EventLog
+from orders_read.models import AppliedPosition, BatchView, EventLog, OrderLineView
 from orders_read.projections import project, recorder
+from tests.postgresql.plans import analyze, rows_read
 from tests.read_model import operate, snapshot, sums_disagreeing_with_lines
 
 STORED_FROM = timezone.make_aware(datetime(2031, 1, 1))
@@ -115,11 +116,13 @@ def test_the_applied_position_stops_at_a_gap_until_it_is_filled():
 @pytest.mark.postgres
 @pytest.mark.django_db
 def test_the_position_advances_from_itself_not_from_the_skus_history():
-    """Planned with statistics from when the SKU had no events (a SKU that grew since
-    the last ANALYZE), advancing reads only the versions after the position: the
-    projection's cost per event does not grow with the SKU's history."""
-    with connection.cursor() as cursor:
-        cursor.execute(f"ANALYZE {EventLog._meta.db_table}")
+    """Advancing reads only the versions after the position, even planned as if the
+    SKU had no history: the cost per event does not grow with the SKU's history."""
+    EventLog.objects.bulk_create(
+        EventLog(sku=f"OTHER-{n % 100}", version=n, name="Allocated", payload={})
+        for n in range(500)
+    )
+    analyze(EventLog)
     EventLog.objects.bulk_create(
         EventLog(sku="LAMP", version=v, name="Allocated", payload={}) for v in range(1, 3002)
     )
@@ -128,19 +131,28 @@ def test_the_position_advances_from_itself_not_from_the_skus_history():
         recorder.advance_positions("default", ["LAMP"])
     assert AppliedPosition.objects.get(sku="LAMP").version == 3001
     [statement] = advancing.captured_queries
-    with connection.cursor() as cursor:
-        cursor.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {statement['sql']}")
-        [[plan]] = cursor.fetchone()
-    log_rows_read = sum(
-        node["Actual Rows"] * node["Actual Loops"]
-        for node in plan_nodes(plan["Plan"])
-        if node.get("Relation Name") == EventLog._meta.db_table
+    assert rows_read(statement["sql"], EventLog) <= 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_a_line_is_refreshed_from_its_own_row_not_from_its_skus_lines():
+    """Planned as if the SKU had no lines, a line's refresh reads its own row only."""
+    OrderLineView.objects.bulk_create(
+        OrderLineView(orderid=f"x{n}", sku=f"OTHER-{n % 100}", qty=1, status="allocated")
+        for n in range(500)
     )
-    assert log_rows_read <= 1, log_rows_read
-
-
-def plan_nodes(node: dict) -> list[dict]:
-    return [node, *(n for child in node.get("Plans", []) for n in plan_nodes(child))]
+    analyze(OrderLineView)
+    OrderLineView.objects.bulk_create(
+        OrderLineView(orderid=f"o{n}", sku="LAMP", qty=1, status="allocated", batchref="b1")
+        for n in range(3000)
+    )
+    [allocated] = history([("batch", "b1", 10, None), ("allocate", "o3000", 1)])[1:]
+    recorder.log("default", [allocated])
+    with CaptureQueriesContext(connection) as refreshing:
+        recorder.refresh_lines("default", [("o3000", "LAMP")])
+    reading = refreshing.captured_queries[0]["sql"]
+    assert rows_read(reading, OrderLineView) <= 1
 
 
 def test_history_helper_raises_events():

@@ -25,7 +25,7 @@ def make_uow(sent: list | None = None) -> DjangoUnitOfWork:
 
 def race_on_lamp(*changes: Callable[[Product], object]) -> list[str]:
     """Each change in its own thread and Unit of Work, all loaded before any commits:
-    how each ended, "committed" or "conflict"."""
+    how each ended, "committed" or "conflict". LAMP is created if it does not exist."""
     all_loaded = threading.Barrier(len(changes))
     outcomes: list[str] = []
 
@@ -34,7 +34,9 @@ def race_on_lamp(*changes: Callable[[Product], object]) -> list[str]:
             uow = make_uow()
             with uow:
                 product = uow.products.get("LAMP")
-                assert product is not None
+                if product is None:
+                    product = Product("LAMP")
+                    uow.products.add(product)
                 all_loaded.wait(timeout=10)
                 change(product)
                 uow.commit()
@@ -91,18 +93,37 @@ def test_rolls_back_without_commit():
 def test_rolls_back_on_error():
     uow = make_uow()
 
+    def fail_before_commit() -> None:
+        with uow:
+            product = Product("LAMP")
+            uow.products.add(product)
+            product.add_batch("b1", 10)
+            raise RuntimeError("before the commit")
+
+    with pytest.raises(RuntimeError):
+        fail_before_commit()
+    assert not ProductRecord.objects.exists()
+    assert not OutboxEvent.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_commit_commits_an_error_after_it_in_the_block_undoes_nothing():
+    """As the book's Unit of Work: ``commit()`` is the commit (on PostgreSQL it travels
+    with the writes), not a wish granted at the end of the block."""
+    uow = make_uow()
+
     def fail_after_commit() -> None:
         with uow:
             product = Product("LAMP")
             uow.products.add(product)
             product.add_batch("b1", 10)
             uow.commit()
-            raise RuntimeError("boom")
+            raise RuntimeError("after the commit")
 
     with pytest.raises(RuntimeError):
         fail_after_commit()
-    assert not ProductRecord.objects.exists()
-    assert not OutboxEvent.objects.exists()
+    assert BatchRecord.objects.get().reference == "b1"
+    assert OutboxEvent.objects.count() == 1
 
 
 @pytest.mark.django_db(transaction=True)
@@ -138,7 +159,8 @@ def test_a_broker_failure_after_commit_keeps_the_write_and_leaves_the_event_unse
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_two_transactions_never_both_commit_against_the_same_version():
-    """Both read version 1, both allocate; the second UPDATE ... WHERE version=1 finds 0 rows."""
+    """Both read version 1, both allocate; the second's version check is refused
+    (the row is at version 2 when its UPDATE gets it)."""
     BatchRecordFactory(
         reference="b1",
         product=ProductRecordFactory(sku="LAMP", version_number=1),
@@ -174,9 +196,23 @@ def test_two_transactions_never_both_add_the_same_batch():
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_an_allocation_costs_four_round_trips():
-    """BEGIN, the load, every write at once (psycopg's pipeline), COMMIT; the relay,
-    woken by the commit, takes the event from there."""
+def test_two_transactions_never_both_create_the_same_product():
+    """Neither knows LAMP: both insert it. The loser's error may come back with any
+    statement sent after the insert (the outbox's, the COMMIT): it is still a
+    ConcurrencyError, which the bus retries, never a database error."""
+    outcomes = race_on_lamp(
+        lambda product: product.add_batch("b1", 10), lambda product: product.add_batch("b2", 10)
+    )
+
+    assert sorted(outcomes) == ["committed", "conflict"]
+    assert ProductRecord.objects.count() == BatchRecord.objects.count() == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_an_allocation_costs_three_round_trips():
+    """BEGIN, the load, then every write and COMMIT at once (psycopg's pipeline); the
+    relay, woken by the commit, takes the event from there."""
     BatchRecordFactory(reference="b1", product=ProductRecordFactory(sku="LAMP", version_number=1))
     uow = DjangoUnitOfWork()
     with counting_round_trips() as round_trips, uow:
@@ -184,7 +220,7 @@ def test_an_allocation_costs_four_round_trips():
         assert product is not None
         product.allocate(OrderLine("o1", "LAMP", 2))
         uow.commit()
-    assert round_trips.count == 4, round_trips.trace
+    assert round_trips.count == 3, round_trips.trace
     assert OrderLineRecord.objects.get(orderid="o1").batch_id == "b1"
 
 
