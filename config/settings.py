@@ -47,7 +47,7 @@ MIDDLEWARE = [
     "allocation.entrypoints.web.middleware.RequestMetricsMiddleware",
     "allocation.entrypoints.web.middleware.ApiAnswersJsonMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    "csp.middleware.CSPMiddleware",
+    "allocation.entrypoints.web.middleware.ContentSecurityPolicyMiddleware",
     "django_permissions_policy.PermissionsPolicyMiddleware",
     "allocation.entrypoints.web.middleware.RejectNulMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",

@@ -26,9 +26,8 @@ def test_a_new_batch_takes_the_waiting_line_in_the_same_transaction(bus):
     with pytest.raises(RuntimeError), uow:  # noqa: PT012 -- the failure is the point
         product = uow.products.get("LAMP")
         assert product is not None
-        product.add_batch("b2", 10)
-        uow.commit()
-        raise RuntimeError("crash before the transaction ends")
+        product.add_batch("b2", 10)  # and allocates o1 to it
+        raise RuntimeError("crash before the commit")
     assert not BatchRecord.objects.filter(reference="b2").exists()
     assert OrderLineRecord.objects.get(orderid="o1").batch_id is None  # still waiting
 

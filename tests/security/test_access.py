@@ -17,14 +17,18 @@ from pathlib import Path
 
 import pytest
 from axes.models import AccessAttempt
+from csp.decorators import csp_update
+from csp.utils import build_policy
 from django.contrib.auth.models import Permission, User
 from django.core.cache import caches
 from django.core.management import call_command
+from django.http import HttpRequest, HttpResponse
 from django.test import Client
 
 from allocation.adapters import tokens
 from allocation.bootstrap import bootstrap
 from allocation.domain import commands
+from allocation.entrypoints.web.middleware import ContentSecurityPolicyMiddleware
 from allocation.models import BatchRecord
 from tests.fixtures.users import make_user
 from tests.processes import ROOT, RedisServer, free_port
@@ -206,6 +210,22 @@ def test_every_answer_has_a_strict_csp_and_a_permissions_policy(production_clien
     assert "unsafe" not in header
     assert "camera=()" in response["Permissions-Policy"]
     assert "geolocation=()" in response["Permissions-Policy"]
+
+
+def test_the_policy_built_once_is_django_csps_own(rf):
+    middleware = ContentSecurityPolicyMiddleware(lambda request: HttpResponse("ok"))
+    for _ in range(2):
+        assert middleware(rf.get("/"))["Content-Security-Policy"] == build_policy()
+
+
+def test_an_answer_asking_for_its_own_policy_gets_it(rf):
+    @csp_update({"img-src": ["https://images.example"]})
+    def view(request: HttpRequest) -> HttpResponse:
+        return HttpResponse("ok")
+
+    header = ContentSecurityPolicyMiddleware(view)(rf.get("/"))["Content-Security-Policy"]
+    assert "img-src 'self' data: https://images.example" in header
+    assert "default-src 'none'" in header
 
 
 @pytest.fixture

@@ -1,5 +1,6 @@
-"""Middleware: request metrics, JSON for every /api answer, private answers, 503s for
-what is missing, the site's own 404 page in development too.
+"""Middleware: request metrics, JSON for every /api answer, the security policy's
+header built once, private answers, 503s for what is missing, the site's own 404 page
+in development too.
 
 A lost database is a 503: the Unit of Work's transaction has already rolled back when
 the error reaches here, so nothing was partly written; Django discards the broken
@@ -13,9 +14,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+from csp.constants import HEADER
+from csp.middleware import CheckableLazyObject, CSPMiddleware
+from csp.utils import build_policy
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.template.loader import render_to_string
 from django.urls import Resolver404, resolve
 from django.utils.cache import patch_cache_control
@@ -80,6 +84,47 @@ class ApiAnswersJsonMiddleware:
         response["Content-Type"] = answer["Content-Type"]
         if response.has_header("Content-Length"):  # set by CommonMiddleware
             response["Content-Length"] = str(len(response.content))
+        return response
+
+
+class ContentSecurityPolicyMiddleware(CSPMiddleware):
+    """django-csp's middleware, with the settings' policy built once per process.
+
+    django-csp builds the header from the settings for every answer, twice (the policy
+    and its report-only twin): measured in process, a quarter of what the bare view
+    costs (0.05 of 0.19 ms). It depends only on the settings unless an answer asks for
+    its own (django-csp's decorators, a nonce, Django's debug pages), and none here
+    does: so those answers get the header built for the first one, the others go
+    through django-csp. With a report-only policy or excluded prefixes in the settings,
+    every answer goes through django-csp.
+    """
+
+    OWN_POLICY = tuple(
+        f"_csp_{part}{twin}"
+        for part in ("config", "update", "replace", "exempt")
+        for twin in ("", "_ro")
+    )
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
+        super().__init__(get_response)
+        policy = getattr(settings, "CONTENT_SECURITY_POLICY", None) or {}
+        fixed = not getattr(settings, "CONTENT_SECURITY_POLICY_REPORT_ONLY", None)
+        self._header = build_policy() if fixed and not policy.get("EXCLUDE_URL_PREFIXES") else ""
+
+    def process_response(
+        self, request: HttpRequest, response: HttpResponseBase
+    ) -> HttpResponseBase:
+        if (
+            not self._header
+            or settings.DEBUG
+            or HEADER in response
+            or getattr(request, "_csp_nonce", None) is not None
+            or any(hasattr(response, name) for name in self.OWN_POLICY)
+        ):
+            return super().process_response(request, response)
+        response[HEADER] = self._header
+        # As django-csp does: a nonce asked for now could no longer be in the header.
+        request.csp_nonce = CheckableLazyObject(self._csp_nonce_post_response)  # type: ignore[attr-defined]
         return response
 
 
