@@ -160,11 +160,15 @@ class OrderView(models.Model):
 
 
 class SkuStock(models.Model):
+    # Sums over a SKU's batches and lines, each of which may hold up to 2**31 - 1
+    # units: 64-bit, or two full batches of one SKU would stop its projection.
     sku = models.CharField(max_length=255, primary_key=True)
-    purchased = models.PositiveIntegerField()
-    allocated = models.PositiveIntegerField()
-    available = models.IntegerField()
-    waiting = models.PositiveIntegerField(help_text="Quantity demanded by lines waiting for stock")
+    purchased = models.PositiveBigIntegerField()
+    allocated = models.PositiveBigIntegerField()
+    available = models.BigIntegerField()
+    waiting = models.PositiveBigIntegerField(
+        help_text="Quantity demanded by lines waiting for stock"
+    )
     next_eta = models.DateField(null=True, blank=True)
     batch_count = models.PositiveIntegerField()
 

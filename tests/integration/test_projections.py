@@ -21,7 +21,7 @@ from allocation.bootstrap import rebuild_read_model
 from allocation.domain import commands, events
 from allocation.domain.model import Product
 from allocation.models import OutboxEvent
-from orders_read.models import AppliedPosition, BatchView, EventLog, OrderLineView
+from orders_read.models import AppliedPosition, BatchView, EventLog, OrderLineView, SkuStock
 from orders_read.projections import project, recorder
 from tests.postgresql.plans import analyze, rows_read
 from tests.read_model import operate, snapshot, sums_disagreeing_with_lines
@@ -153,6 +153,18 @@ def test_a_line_is_refreshed_from_its_own_row_not_from_its_skus_lines():
         recorder.refresh_lines("default", [("o3000", "LAMP")])
     reading = refreshing.captured_queries[0]["sql"]
     assert rows_read(reading, OrderLineView) <= 1
+
+
+@pytest.mark.django_db
+def test_a_skus_stock_sums_batches_beyond_32_bits():
+    """Each batch may hold up to 2**31 - 1 units (the inputs' bound): their sums may not."""
+    full = 2**31 - 1
+    in_order = history([("batch", "b1", full, None), ("batch", "b2", full, None)])
+    with transaction.atomic():
+        project(in_order)
+        stock = SkuStock.objects.get(sku="LAMP")
+        assert (stock.purchased, stock.available) == (2 * full, 2 * full)
+        transaction.set_rollback(True)
 
 
 def test_history_helper_raises_events():
