@@ -55,7 +55,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    "allocation.entrypoints.web.middleware.PageMessagesMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allocation.entrypoints.web.middleware.PrivateAnswersMiddleware",
     "allocation.entrypoints.web.middleware.ServiceUnavailableMiddleware",

@@ -8,10 +8,10 @@ from allocation.entrypoints.api import api
 from allocation.entrypoints.web import health
 
 urlpatterns = [
+    path("api/", api.urls),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("metrics", health.metrics, name="metrics"),
-    path("api/", api.urls),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", read_views.dashboard, name="dashboard"),

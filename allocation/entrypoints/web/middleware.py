@@ -1,6 +1,6 @@
 """Middleware: request metrics, JSON for every /api answer, the security policy's
-header built once, private answers, 503s for what is missing, the site's own 404 page
-in development too.
+header built once, messages for pages only, private answers, 503s for what is
+missing, the site's own 404 page in development too.
 
 A lost database is a 503: the Unit of Work's transaction has already rolled back when
 the error reaches here, so nothing was partly written; Django discards the broken
@@ -18,6 +18,7 @@ from csp.constants import HEADER
 from csp.middleware import CheckableLazyObject, CSPMiddleware
 from csp.utils import build_policy
 from django.conf import settings
+from django.contrib.messages.middleware import MessageMiddleware
 from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.template.loader import render_to_string
@@ -126,6 +127,16 @@ class ContentSecurityPolicyMiddleware(CSPMiddleware):
         # As django-csp does: a nonce asked for now could no longer be in the header.
         request.csp_nonce = CheckableLazyObject(self._csp_nonce_post_response)  # type: ignore[attr-defined]
         return response
+
+
+class PageMessagesMiddleware(MessageMiddleware):
+    """Django's messages ("Batch added"), for pages only: no JSON answer shows one, and
+    setting up their storage (a cookie's and the session's) on every API call was ~5%
+    of a read's CPU. Django's ``process_response`` leaves a request without them be."""
+
+    def process_request(self, request: HttpRequest) -> None:
+        if not is_api(request):
+            super().process_request(request)
 
 
 class PrivateAnswersMiddleware:
