@@ -12,6 +12,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from itertools import pairwise
+from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, connections
 from psycopg import pq
@@ -28,31 +29,43 @@ def counting_round_trips(
 ) -> Iterator[RoundTrips]:
     """Count the round trips of the block on ``alias``'s connection (PostgreSQL only).
 
-    ``from_pool``: the connection goes back to the pool first, so that the block takes
-    it from there as a request does (the pool's check counts too). The process must
-    keep the pool to itself meanwhile: the pool is drained to hold one connection, and
-    the count fails if the block used another.
+    ``from_pool``: the connection goes back to the pool first, and whichever one the
+    block then takes is traced from the moment it is lent, as a request takes it.
     """
     connection = connections[alias]
-    if from_pool:  # one connection in the pool, so that the block takes this one
-        connection.close()
-        connection.pool.drain()  # type: ignore[attr-defined]
-    connection.ensure_connection()
-    pgconn = connection.connection.pgconn
     counted = RoundTrips()
+    traced: list[pq.abc.PGconn] = []
     with tempfile.TemporaryFile("w+") as trace:
-        pgconn.trace(trace.fileno())
-        pgconn.set_trace_flags(pq.Trace.SUPPRESS_TIMESTAMPS | pq.Trace.REGRESS_MODE)
+
+        def start(pgconn: pq.abc.PGconn) -> None:
+            pgconn.trace(trace.fileno())
+            pgconn.set_trace_flags(pq.Trace.SUPPRESS_TIMESTAMPS | pq.Trace.REGRESS_MODE)
+            traced.append(pgconn)
+
         if from_pool:
             connection.close()
+            take = connection.get_new_connection
+
+            def taking(params: dict[str, Any]) -> Any:
+                lent = take(params)
+                start(lent.pgconn)
+                return lent
+
+            connection.get_new_connection = taking  # type: ignore[method-assign,assignment]
+        else:
+            connection.ensure_connection()
+            start(connection.connection.pgconn)
         try:
             yield counted
         finally:
-            pgconn.untrace()
+            if from_pool:
+                del connection.get_new_connection
+            for pgconn in traced:
+                pgconn.untrace()
             trace.seek(0)
             counted.trace = trace.read()
     sides = [line.split("\t", 1)[0] for line in counted.trace.splitlines()]
     sides = [side for side in sides if side in ("F", "B")]
     counted.count = sum(1 for pair in pairwise(sides) if pair == ("F", "B"))
-    if from_pool and not counted.count:
-        raise RuntimeError("the block took another connection from the pool: nothing counted")
+    if from_pool and not traced:
+        raise RuntimeError("the block took no connection: nothing counted")
