@@ -24,3 +24,4 @@ for _database in DATABASES.values():
         _options["pool"] = {"min_size": 1, "max_size": 20}
     _database["OPTIONS"] = _options
     _database["CONN_MAX_AGE"] = 0 if _MODE == "pool" else 600
+    _database["CONN_HEALTH_CHECKS"] = _MODE != "pool"  # as config.settings sets them

@@ -94,8 +94,8 @@ def _database(url_var: str, default: str | None = None) -> dict[str, Any]:
         # (docs/performance.md compares the two: less database CPU, no more throughput).
         # Health checks test a connection before the pool lends it (our backend,
         # allocation.adapters.postgresql: a round trip only if the server has spoken
-        # since), or a persistent one before its first query in a request, so one the
-        # server dropped is replaced instead of failing.
+        # since), or a persistent one before its first query in a request (the same
+        # check), so one the server dropped is replaced instead of failing.
         #
         # Server-side binding and prepared statements: Django leaves both off so that
         # transaction poolers (PgBouncer before 1.21) work; we talk to PostgreSQL

@@ -90,3 +90,18 @@ def test_a_quiet_pooled_connection_is_checked_without_a_round_trip():
     with counting_round_trips() as round_trips:
         assert alive(connection.connection)
     assert round_trips.count == 0
+
+
+def test_a_persistent_connection_is_checked_the_same_way():
+    """With ``DB_POOL_SIZE=0`` Django checks a persistent connection before a request
+    uses it: no ``SELECT 1`` while it is quiet, and one the server ended is refused, so
+    Django opens another."""
+    connection.ensure_connection()
+    with counting_round_trips() as round_trips:
+        assert connection.is_usable()
+    assert round_trips.count == 0
+    ours = connection.connection
+    kill_my_backend()
+    wait_until(lambda: not alive(ours), 5, "the server's goodbye on the socket")
+    assert not connection.is_usable()
+    connection.close()  # as Django does with a connection its check refused

@@ -1,5 +1,5 @@
-"""Django's PostgreSQL backend, with a check of pooled connections that costs no round
-trip while they are quiet (``ENGINE``, set in ``config.settings``).
+"""Django's PostgreSQL backend, with a check of pooled (or persistent) connections that
+costs no round trip while they are quiet (``ENGINE``, set in ``config.settings``).
 
 Django's ``CONN_HEALTH_CHECKS`` has the pool run an empty query before it lends a
 connection: every request paid a round trip for it, one more than the four an
@@ -31,6 +31,11 @@ class DatabaseWrapper(base.DatabaseWrapper):
                 return connection
             self.pool.putconn(connection)  # broken: the pool closes it and makes another
         return super().get_new_connection(conn_params)  # every one was dead: a new one
+
+    def is_usable(self) -> bool:
+        """Django's health check of a persistent connection (``DB_POOL_SIZE=0``), the
+        same way: no ``SELECT 1`` while the server has said nothing."""
+        return self.connection is not None and alive(self.connection)
 
 
 def alive(connection: psycopg.Connection[Any]) -> bool:
