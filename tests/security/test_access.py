@@ -12,7 +12,7 @@ from __future__ import annotations
 import gzip
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -22,7 +22,7 @@ from csp.utils import build_policy
 from django.contrib.auth.models import Permission, User
 from django.core.cache import caches
 from django.core.management import call_command
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.test import Client
 
 from allocation.adapters import tokens
@@ -212,10 +212,19 @@ def test_every_answer_has_a_strict_csp_and_a_permissions_policy(production_clien
     assert "geolocation=()" in response["Permissions-Policy"]
 
 
+def answered(
+    view: Callable[[HttpRequest], HttpResponseBase], request: HttpRequest
+) -> HttpResponseBase:
+    """The view's answer, through the policy's middleware (synchronous: no awaitable)."""
+    response = ContentSecurityPolicyMiddleware(view)(request)
+    assert isinstance(response, HttpResponseBase)
+    return response
+
+
 def test_the_policy_built_once_is_django_csps_own(rf):
-    middleware = ContentSecurityPolicyMiddleware(lambda request: HttpResponse("ok"))
     for _ in range(2):
-        assert middleware(rf.get("/"))["Content-Security-Policy"] == build_policy()
+        response = answered(lambda request: HttpResponse("ok"), rf.get("/"))
+        assert response["Content-Security-Policy"] == build_policy()
 
 
 def test_an_answer_asking_for_its_own_policy_gets_it(rf):
@@ -223,7 +232,7 @@ def test_an_answer_asking_for_its_own_policy_gets_it(rf):
     def view(request: HttpRequest) -> HttpResponse:
         return HttpResponse("ok")
 
-    header = ContentSecurityPolicyMiddleware(view)(rf.get("/"))["Content-Security-Policy"]
+    header = answered(view, rf.get("/"))["Content-Security-Policy"]
     assert "img-src 'self' data: https://images.example" in header
     assert "default-src 'none'" in header
 
