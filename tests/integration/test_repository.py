@@ -184,7 +184,7 @@ def test_save_refuses_a_stale_version():
     ProductRecord.objects.filter(sku="LAMP").update(version_number=2)  # someone else won
 
     product.allocate(OrderLine("o1", "LAMP", 1))
-    with pytest.raises(ConcurrencyError):
+    with pytest.raises(ConcurrencyError), transaction.atomic():  # its own rollback
         repo.save(product)  # outside a pipeline the version check answers at once
 
 
