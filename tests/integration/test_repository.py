@@ -8,7 +8,7 @@ import pytest
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
-from allocation.adapters.prepared import Prepared
+from allocation.adapters.prepared import Prepared, fields_of
 from allocation.adapters.repository import ContendedSkus, DjangoProductRepository
 from allocation.domain.model import Allocation, Batch, OrderLine, Product
 from allocation.models import BatchRecord, OrderLineRecord, ProductRecord
@@ -222,3 +222,16 @@ def test_a_statement_built_once_refuses_a_value_it_would_ignore():
     )
     with pytest.raises(RuntimeError, match="No parameter for \\['sku'\\]"):
         ignoring.rows(sku="LAMP")
+
+
+def test_a_statement_built_once_converts_what_the_orm_would_convert():
+    """Text and whole numbers of their own column's type go as they are; anything else
+    (here a number for a text column) through the field's conversion, as the ORM sends
+    it: PostgreSQL would refuse to compare a text column with a number."""
+    ProductRecordFactory(sku="7", version_number=3)
+    by_sku = Prepared(
+        lambda sku: ProductRecord.objects.filter(sku=sku).values_list("version_number").query,
+        fields_of(ProductRecord, sku="sku"),
+        ProductRecord,
+    )
+    assert by_sku.rows(sku="7") == by_sku.rows(sku=7) == [(3,)]
