@@ -31,12 +31,21 @@ def kill_my_backend() -> None:
         admin.execute("SELECT pg_terminate_backend(%s)", [pid])
 
 
+OTHER_SESSIONS = (
+    "FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+)
+
+
 def terminate_every_other_session(admin: psycopg.Connection[tuple[object, ...]]) -> int:
-    """End every session on this database but ``admin``'s; how many there were."""
-    ended = admin.execute(
-        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
-        " WHERE datname = current_database() AND pid <> pg_backend_pid()"
-    ).fetchone()
+    """End every session on this database but ``admin``'s; how many there were. Returns
+    once they are all gone: termination is only asked for, and a session that has not
+    exited yet has not told its client either."""
+    ended = admin.execute(f"SELECT count(pg_terminate_backend(pid)) {OTHER_SESSIONS}").fetchone()
+
+    def gone() -> bool:
+        return admin.execute(f"SELECT count(*) {OTHER_SESSIONS}").fetchone() == (0,)
+
+    wait_until(gone, 5, "the ended sessions to exit")
     return int(str(ended[0])) if ended else 0
 
 
