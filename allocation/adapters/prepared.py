@@ -28,7 +28,7 @@ from django.db.backends.utils import CursorWrapper
 from django.db.models import Field, JSONField, Model, QuerySet, UUIDField
 from django.db.models.constants import OnConflict
 from django.db.models.fields import CharField, DateField, DateTimeField, IntegerField
-from django.db.models.sql import InsertQuery, Query, UpdateQuery
+from django.db.models.sql import DeleteQuery, InsertQuery, Query, UpdateQuery
 
 Compiled = tuple[str, tuple[Any, ...], list[str | None]]
 
@@ -218,4 +218,12 @@ def updating(rows: QuerySet[Any], **fields: Any) -> Query:
     query = rows.query.chain(UpdateQuery)
     assert isinstance(query, UpdateQuery)
     query.add_update_values(fields)
+    return query
+
+
+def deleting(rows: QuerySet[Any]) -> Query:
+    """The DELETE of ``rows``, as ``rows.delete()`` runs it where nothing cascades (the
+    write side's tables have no signals, and nothing points at what is deleted here)."""
+    query = rows.query.chain(DeleteQuery)
+    assert isinstance(query, DeleteQuery)
     return query

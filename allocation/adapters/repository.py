@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 from django.db import IntegrityError
 from django.db.models import Case, DateField, IntegerField, QuerySet, Value, When
 
-from allocation.adapters.prepared import Prepared, fields_of, inserting, updating
+from allocation.adapters.prepared import Prepared, deleting, fields_of, inserting, updating
 from allocation.domain.model import Allocation, Backorder, Batch, LineState, OrderLine, Product
 from allocation.models import BatchRecord, OrderLineRecord, ProductRecord
 from allocation.service_layer.unit_of_work import AbstractProductRepository, ConcurrencyError
@@ -102,6 +102,11 @@ _LOAD_FOR_ORDER = Prepared(
     fields_of(OrderLineRecord, sku="product", orderid="orderid"),
     ProductRecord,
 )
+_SKU_OF_BATCH = Prepared(
+    lambda ref: BatchRecord.objects.filter(reference=ref).values_list("product").query,
+    fields_of(BatchRecord, ref="reference"),
+    BatchRecord,
+)
 _LOCK = Prepared(
     lambda sku: ProductRecord.objects.select_for_update().filter(sku=sku).values_list("pk").query,
     fields_of(ProductRecord, sku="sku"),
@@ -175,6 +180,11 @@ _UPSERT_LINE = Prepared(
         arrival="arrival",
         sequence="sequence",
     ),
+    OrderLineRecord,
+)
+_DELETE_LINE = Prepared(
+    lambda sku, orderid: deleting(OrderLineRecord.objects.filter(product=sku, orderid=orderid)),
+    fields_of(OrderLineRecord, sku="product", orderid="orderid"),
     OrderLineRecord,
 )
 
@@ -270,8 +280,8 @@ class DjangoProductRepository(AbstractProductRepository):
         return Product(sku, batches, version, backorders, StoredAllocations(sku, known))
 
     def _get_by_batchref(self, ref: str) -> Product | None:
-        sku = BatchRecord.objects.filter(reference=ref).values_list("product_id", flat=True).first()
-        return self._get(sku) if sku is not None else None
+        found = _SKU_OF_BATCH.rows(ref=ref)
+        return self._get(found[0][0]) if found else None
 
     def save(self, product: Product) -> None:
         """Send the product's changes; ``confirm`` says whether they took."""
@@ -342,9 +352,9 @@ class DjangoProductRepository(AbstractProductRepository):
         a SELECT ... FOR UPDATE, the INSERT and two releases). Safe without the SELECT:
         the product's version check already serialises every writer of this SKU's lines.
         """
-        gone = [orderid for orderid, state in changed.items() if state is None]
-        if gone:
-            OrderLineRecord.objects.filter(product_id=sku, orderid__in=gone).delete()
+        for orderid, state in changed.items():
+            if state is None:  # a command cancels one line: a statement each is fine
+                _DELETE_LINE.send(sku=sku, orderid=orderid)
         kept = [(orderid, state) for orderid, state in changed.items() if state is not None]
         if len(kept) == 1:  # what most commands change: one statement built once
             [(orderid, state)] = kept

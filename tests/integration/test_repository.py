@@ -158,6 +158,24 @@ def test_get_by_batchref_and_unknown():
     assert repo.get("nope") is None
 
 
+def test_a_cancelled_line_is_deleted_and_the_skus_other_lines_stay():
+    record = ProductRecordFactory(sku="LAMP", version_number=3)
+    BatchRecordFactory(reference="b1", product=record, purchased_quantity=10, allocated_quantity=5)
+    OrderLineRecordFactory(orderid="o1", product=record, batch_id="b1", qty=2, sequence=1)
+    OrderLineRecordFactory(orderid="o2", product=record, batch_id="b1", qty=3, sequence=2)
+    OrderLineRecordFactory(orderid="o1", product=ProductRecordFactory(sku="DESK"), qty=1)
+    repo = DjangoProductRepository()
+    product = repo.get("LAMP", for_order="o1")
+    assert product is not None
+
+    product.deallocate("o1")
+    repo.save(product)
+
+    lines = set(OrderLineRecord.objects.values_list("orderid", "product_id"))
+    assert lines == {("o2", "LAMP"), ("o1", "DESK")}
+    assert BatchRecord.objects.get(reference="b1").allocated_quantity == 3
+
+
 def test_shrinking_batch_evicts_stored_lines_latest_first():
     record = ProductRecordFactory(sku="LAMP", version_number=10)
     BatchRecordFactory(reference="b1", product=record, purchased_quantity=10, allocated_quantity=6)

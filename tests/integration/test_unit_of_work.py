@@ -11,11 +11,13 @@ from django.utils import timezone
 
 from allocation.adapters.repository import DjangoProductRepository
 from allocation.adapters.unit_of_work import DjangoUnitOfWork
+from allocation.domain import commands
 from allocation.domain.model import OrderLine, Product
 from allocation.models import BatchRecord, OrderLineRecord, OutboxEvent, ProductRecord
+from allocation.service_layer import handlers
 from allocation.service_layer.unit_of_work import ConcurrencyError
 from benchmarks.round_trips import counting_round_trips
-from tests.factories import BatchRecordFactory, ProductRecordFactory
+from tests.factories import BatchRecordFactory, OrderLineRecordFactory, ProductRecordFactory
 from tests.waiting import wait_until
 
 
@@ -222,6 +224,31 @@ def test_an_allocation_costs_three_round_trips():
         uow.commit()
     assert round_trips.count == 3, round_trips.trace
     assert OrderLineRecord.objects.get(orderid="o1").batch_id == "b1"
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_cancellation_costs_three_round_trips():
+    """As an allocation: BEGIN, the load (with the order's line), the writes and COMMIT."""
+    record = ProductRecordFactory(sku="LAMP", version_number=1)
+    BatchRecordFactory(reference="b1", product=record, purchased_quantity=10, allocated_quantity=2)
+    OrderLineRecordFactory(orderid="o1", product=record, batch_id="b1", qty=2, sequence=1)
+    with counting_round_trips() as round_trips:
+        handlers.deallocate(commands.Deallocate("o1", "LAMP"), DjangoUnitOfWork())
+    assert round_trips.count == 3, round_trips.trace
+    assert not OrderLineRecord.objects.filter(orderid="o1").exists()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_quantity_change_costs_four_round_trips():
+    """One more than an allocation: the batch's SKU, before the product is loaded."""
+    BatchRecordFactory(reference="b1", product=ProductRecordFactory(sku="LAMP", version_number=1))
+    with counting_round_trips() as round_trips:
+        uow = DjangoUnitOfWork()
+        handlers.change_batch_quantity(commands.ChangeBatchQuantity("b1", 20), uow)
+    assert round_trips.count == 4, round_trips.trace
+    assert BatchRecord.objects.get(reference="b1").purchased_quantity == 20
 
 
 @pytest.mark.postgres
