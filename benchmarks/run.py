@@ -146,7 +146,7 @@ class Benchmark:
         self.report = Report()
         self.cpu = CpuMeter(stack)
         self.queries: dict[str, int] = {}
-        self.round_trips = 0
+        self.round_trips: dict[str, int] = {}
         self._order_page = ""
         self._cookie = ""
         self._orders: list[str] = []
@@ -339,15 +339,43 @@ class Benchmark:
 
         fresh = iter(range(1_000_000))
 
-        def allocate() -> None:
-            body = {"orderid": f"qcount-{next(fresh)}", "sku": SKUS[7], "qty": 1}
-            client.post("/api/allocate", body, content_type="application/json")
+        def command(path: str, body: dict[str, Any]) -> None:
+            response = client.post(path, body, content_type="application/json")
+            if response.status_code >= 300:
+                raise BenchmarkError(f"{path} answered {response.status_code}")
+
+        def allocate() -> str:
+            orderid = f"qcount-{next(fresh)}"
+            command("/api/allocate", {"orderid": orderid, "sku": SKUS[7], "qty": 1})
+            return orderid
+
+        def round_trips(call: Callable[[], Any]) -> int:
+            call()  # the first call may open a connection or fill a cache
+            with counting_round_trips(from_pool=True) as counted:  # as a request takes it
+                call()
+            return counted.count
 
         self.queries["allocate"] = count(allocate)
-        allocate()
-        with counting_round_trips(from_pool=True) as counted:  # as a request takes it
-            allocate()
-        self.round_trips = counted.count
+        self.round_trips["allocate"] = round_trips(allocate)
+
+        def allocate_then_deallocate() -> None:
+            command("/api/deallocate", {"orderid": allocate(), "sku": SKUS[7]})
+
+        both = round_trips(allocate_then_deallocate)  # less the allocation's own
+        self.round_trips["deallocate"] = both - self.round_trips["allocate"]
+        quantities = iter(range(STOCK - 1, 0, -1))  # a real change each time, always enough
+        self.round_trips["change_batch_quantity"] = round_trips(
+            lambda: command(
+                "/api/change_batch_quantity", {"ref": f"{SKUS[7]}-b", "qty": next(quantities)}
+            )
+        )
+        self.round_trips["add_batch"] = round_trips(
+            lambda: command(
+                "/api/add_batch",
+                # an existing SKU; arriving late, so that no allocation prefers it
+                {"ref": f"qcount-b{next(fresh)}", "sku": SKUS[7], "qty": 1, "eta": "2099-01-01"},
+            )
+        )
         self.queries["ceiling"] = count(lambda: client.get("/bench/ceiling"))
         self.queries["ceiling logged in"] = count(lambda: client.get("/bench/ceiling/logged-in"))
         self.queries["ceiling layout"] = count(lambda: client.get("/bench/ceiling/layout"))
@@ -407,11 +435,15 @@ class Benchmark:
                 fmt_ms(m.p(99)),
                 run.count,
                 describe_failures(run),
-                f"{self.queries['allocate']} / {self.round_trips}",
+                f"{self.queries['allocate']} / {self.round_trips['allocate']}",
                 m.cpu_per_request("web", "worker", "relay", "db"),
             )
         hot, spread8 = results[8, "1 hot SKU"], results[8, "100 SKUs"]
         table.note(f"8 clients, hot/spread throughput: {fmt_ratio(hot.rate / spread8.rate)}")
+        table.note(
+            "round trips per command (a request's, BEGIN and COMMIT included): "
+            + ", ".join(f"{name} {trips}" for name, trips in self.round_trips.items())
+        )
         table.note(
             "8 clients/1 client (100 SKUs): "
             + fmt_ratio(spread8.rate / results[1, "100 SKUs"].rate)
@@ -716,7 +748,7 @@ class Benchmark:
             check("allocate p50, 1 client", "<= 3 ms", f"{p50:.1f} ms", p50 <= 3)
             share = hot.rate / spread.rate if spread.rate else 0.0
             check("hot SKU / spread rate, 8 clients", ">= 0.8", fmt_ratio(share), share >= 0.8)
-            trips = self.round_trips
+            trips = self.round_trips["allocate"]
             check("round trips per allocate", "<= 4", str(trips), trips <= 4)
         fraction = self.report.pgbench_fraction
         if not math.isnan(fraction):
