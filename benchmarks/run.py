@@ -9,11 +9,12 @@ One run owns a fresh database, Redis, gunicorn and a Celery worker (see
 4. allocation latency on SKUs with 10, 1,000 and 10,000 past allocations;
 5. pgbench TPS of the same SQL in one transaction, the database's ceiling.
 
-Throughput is the median over ``trials`` runs of ``duration`` seconds (``allocate_trials``
-for the allocations; trials of the different configurations are interleaved, so drift
-hits them alike, and the hot SKU's share is the median of each trial's ratio to the
-spread trial beside it); latency percentiles pool every request of every trial. ``--smoke`` runs it all in ~10 s with
-tiny counts: its numbers mean nothing, it proves the benchmark still works (CI).
+Throughput is the median over ``trials`` runs of ``duration`` seconds
+(``allocate_trials`` for the allocations; trials of the different configurations are
+interleaved, so drift hits them alike, and the hot SKU's share is the median of each
+trial's ratio to the spread trial beside it); latency percentiles pool every request of
+every trial. ``--smoke`` runs it all in ~10 s with tiny counts: its numbers mean
+nothing, it proves the benchmark still works (CI).
 """
 
 from __future__ import annotations
