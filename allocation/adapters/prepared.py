@@ -19,16 +19,18 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+import psycopg
 from django.db import DEFAULT_DB_ALIAS, connections, router
 from django.db.backends.utils import CursorWrapper
 from django.db.models import Field, JSONField, Model, QuerySet, UUIDField
 from django.db.models.constants import OnConflict
 from django.db.models.fields import CharField, DateField, DateTimeField, IntegerField
 from django.db.models.sql import DeleteQuery, InsertQuery, Query, UpdateQuery
+from psycopg import pq
 
 Compiled = tuple[str, tuple[Any, ...], list[str | None]]
 
@@ -127,8 +129,23 @@ def pipelined(alias: str = DEFAULT_DB_ALIAS) -> Iterator[None]:
         yield
         return
     connection.ensure_connection()
-    with connection.wrap_database_errors, connection.connection.pipeline():
-        yield
+    with connection.wrap_database_errors:
+        driver = connection.connection
+        pipeline = driver.pipeline()
+        pipeline.__enter__()
+        try:
+            yield
+        except BaseException as error:
+            if driver.pgconn.pipeline_status != pq.PipelineStatus.ABORTED:
+                pipeline.__exit__(type(error), error, error.__traceback__)
+                raise
+            # A statement failed (a lost race) and PostgreSQL skipped the rest: closing
+            # the pipeline fails again, with "pipeline aborted", which psycopg would log
+            # as a warning on every lost race. The first error is the one to raise.
+            with suppress(psycopg.errors.PipelineAborted):
+                pipeline.__exit__(None, None, None)
+            raise
+        pipeline.__exit__(None, None, None)
 
 
 def send_commit(alias: str = DEFAULT_DB_ALIAS) -> None:

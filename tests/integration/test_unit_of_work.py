@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import logging
+import select
 import threading
 from collections.abc import Callable
 
 import pytest
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from allocation.adapters.prepared import pipelined
 from allocation.adapters.repository import DjangoProductRepository
 from allocation.adapters.unit_of_work import DjangoUnitOfWork
 from allocation.domain import commands
@@ -362,3 +365,21 @@ def test_each_stored_event_keeps_its_own_values_and_creation_time():
         }
     assert rows["o1"].event_id != rows["o2"].event_id
     assert (rows["o1"].version, rows["o2"].version) == (2, 3)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_a_statement_failing_in_the_pipeline_raises_once_and_logs_nothing(caplog):
+    """A lost race aborts the pipeline (PostgreSQL skips what follows the failed
+    statement); closing it then fails again with "pipeline aborted", which psycopg
+    logged as a warning on every lost race. The first error is the one that matters."""
+    ProductRecordFactory(sku="LAMP", version_number=1)
+    with caplog.at_level(logging.WARNING), pytest.raises(IntegrityError):
+        with transaction.atomic(), pipelined(), connection.cursor() as cursor:
+            cursor.execute("UPDATE allocation_product SET version_number = -1")  # refused
+            # Once the refusal is back, the next statement sent reads it: the error comes
+            # up inside the block, before the pipeline's end, as under load.
+            readable, _, _ = select.select([connection.connection.fileno()], [], [], 10)
+            assert readable, "no answer from PostgreSQL within 10 s"
+            cursor.execute("SELECT 1")
+    assert [r.getMessage() for r in caplog.records if r.name.startswith("psycopg")] == []
