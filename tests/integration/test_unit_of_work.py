@@ -374,7 +374,8 @@ def test_a_statement_failing_in_the_pipeline_raises_once_and_logs_nothing(caplog
     statement); closing it then fails again with "pipeline aborted", which psycopg
     logged as a warning on every lost race. The first error is the one that matters."""
     ProductRecordFactory(sku="LAMP", version_number=1)
-    with caplog.at_level(logging.WARNING), pytest.raises(IntegrityError):
+
+    def refused_inside_the_pipeline() -> None:
         with transaction.atomic(), pipelined(), connection.cursor() as cursor:
             cursor.execute("UPDATE allocation_product SET version_number = -1")  # refused
             # Once the refusal is back, the next statement sent reads it: the error comes
@@ -382,4 +383,7 @@ def test_a_statement_failing_in_the_pipeline_raises_once_and_logs_nothing(caplog
             readable, _, _ = select.select([connection.connection.fileno()], [], [], 10)
             assert readable, "no answer from PostgreSQL within 10 s"
             cursor.execute("SELECT 1")
+
+    with caplog.at_level(logging.WARNING), pytest.raises(IntegrityError):
+        refused_inside_the_pipeline()
     assert [r.getMessage() for r in caplog.records if r.name.startswith("psycopg")] == []
