@@ -30,7 +30,6 @@ from django.db.models import Field, JSONField, Model, QuerySet, UUIDField
 from django.db.models.constants import OnConflict
 from django.db.models.fields import CharField, DateField, DateTimeField, IntegerField
 from django.db.models.sql import DeleteQuery, InsertQuery, Query, UpdateQuery
-from psycopg import pq
 
 Compiled = tuple[str, tuple[Any, ...], list[str | None]]
 
@@ -136,7 +135,7 @@ def pipelined(alias: str = DEFAULT_DB_ALIAS) -> Iterator[None]:
         try:
             yield
         except BaseException as error:
-            if driver.pgconn.pipeline_status != pq.PipelineStatus.ABORTED:
+            if driver.pgconn.pipeline_status != psycopg.pq.PipelineStatus.ABORTED:
                 pipeline.__exit__(type(error), error, error.__traceback__)
                 raise
             # A statement failed (a lost race) and PostgreSQL skipped the rest: closing

@@ -352,10 +352,12 @@ class DjangoProductRepository(AbstractProductRepository):
         a SELECT ... FOR UPDATE, the INSERT and two releases). Safe without the SELECT:
         the product's version check already serialises every writer of this SKU's lines.
         """
+        kept: list[tuple[str, LineState]] = []
         for orderid, state in changed.items():
             if state is None:  # a command cancels one line: a statement each is fine
                 _DELETE_LINE.send(sku=sku, orderid=orderid)
-        kept = [(orderid, state) for orderid, state in changed.items() if state is not None]
+            else:
+                kept.append((orderid, state))
         if len(kept) == 1:  # what most commands change: one statement built once
             [(orderid, state)] = kept
             _UPSERT_LINE.send(sku=sku, orderid=orderid, **_line_values(state))

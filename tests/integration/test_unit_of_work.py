@@ -248,8 +248,7 @@ def test_a_quantity_change_costs_four_round_trips():
     """One more than an allocation: the batch's SKU, before the product is loaded."""
     BatchRecordFactory(reference="b1", product=ProductRecordFactory(sku="LAMP", version_number=1))
     with counting_round_trips() as round_trips:
-        uow = DjangoUnitOfWork()
-        handlers.change_batch_quantity(commands.ChangeBatchQuantity("b1", 20), uow)
+        handlers.change_batch_quantity(commands.ChangeBatchQuantity("b1", 20), DjangoUnitOfWork())
     assert round_trips.count == 4, round_trips.trace
     assert BatchRecord.objects.get(reference="b1").purchased_quantity == 20
 
