@@ -115,10 +115,20 @@ class Sent:
 
 
 @contextmanager
-def pipelined(alias: str = DEFAULT_DB_ALIAS) -> Iterator[None]:
+def pipelined(alias: str = DEFAULT_DB_ALIAS, begin: bool = False) -> Iterator[None]:
     """Statements executed inside are sent without waiting for each answer, on
     PostgreSQL; leaving waits for all of them (one round trip) and raises the first
     error, as Django's error (an ``IntegrityError`` stays one). Elsewhere, nothing.
+
+    ``begin``: the block starts the transaction that ``atomic()`` has just opened (an
+    outermost one, before any statement): its ``BEGIN`` goes first in the pipeline, in
+    the round trip of the first answer read. Left to psycopg, a ``BEGIN`` inside a
+    pipeline is a round trip of its own: psycopg syncs after it, to learn the
+    transaction's state (``Connection._start_query``). So psycopg is told autocommit,
+    and the ``BEGIN`` is ours, as the ``COMMIT`` is (``send_commit``). Django's side
+    of the transaction does not change: ``atomic()`` still keeps its savepoints,
+    its ``on_commit`` hooks and its rollback on error, since psycopg's ``commit()``
+    and ``rollback()`` act on the transaction in progress, whoever began it.
 
     Leave it before the transaction ends: psycopg syncs the pipeline once more when
     Django switches autocommit back on.
@@ -130,8 +140,13 @@ def pipelined(alias: str = DEFAULT_DB_ALIAS) -> Iterator[None]:
     connection.ensure_connection()
     with connection.wrap_database_errors:
         driver = connection.connection
+        if begin:
+            assert connection.in_atomic_block, "begin: only for a transaction of atomic()'s"
+            driver.autocommit = True  # no statement yet: no round trip, no transaction
         pipeline = driver.pipeline()
         pipeline.__enter__()
+        if begin:
+            driver.execute(_begin(driver.isolation_level))
         try:
             yield
         except BaseException as error:
@@ -160,6 +175,13 @@ def send_commit(alias: str = DEFAULT_DB_ALIAS) -> None:
     """
     with connections[alias].cursor() as cursor:
         cursor.execute("COMMIT")
+
+
+def _begin(isolation: psycopg.IsolationLevel | None) -> bytes:
+    """The ``BEGIN`` psycopg would send, at the isolation level it is told (if any)."""
+    if isolation is None:
+        return b"BEGIN"
+    return b"BEGIN ISOLATION LEVEL " + isolation.name.replace("_", " ").encode()
 
 
 def _as_is(field: Field[Any, Any]) -> type[Any] | None:

@@ -22,11 +22,12 @@ class DjangoUnitOfWork(AbstractUnitOfWork):
     wraps the Unit of Work, so that the message's position commits with the change.
 
     Inside the transaction, statements go through one pipeline (on PostgreSQL), which
-    the commit closes once every write is sent, COMMIT included: a command costs three
-    round trips (BEGIN, the load, the writes and COMMIT), however many statements it
-    writes. So ``commit()`` commits, as the book's Unit of Work does: nothing after it in
-    the block can undo it. Nested in another transaction (a stream message's inbox, a
-    test's), the commit is that transaction's, at its end.
+    the commit closes once every write is sent, COMMIT included; an outermost
+    transaction's BEGIN goes in front of the load. A command costs two round trips
+    (BEGIN with the load, then the writes and COMMIT), however many statements it
+    writes. So ``commit()`` commits, as the book's Unit of Work does: nothing after it
+    in the block can undo it. Nested in another transaction (a stream message's inbox,
+    a test's), the commit is that transaction's, at its end.
 
     ``deliver``, when given, hands the stored events over right after the commit (the
     embedded setup, with no relay). Otherwise the outbox rows are all a commit leaves,
@@ -46,7 +47,7 @@ class DjangoUnitOfWork(AbstractUnitOfWork):
         self._outermost = not transaction.get_connection().in_atomic_block
         self._atomic = transaction.atomic()
         self._atomic.__enter__()
-        self._pipeline = pipelined()
+        self._pipeline = pipelined(begin=self._outermost)
         self._pipeline.__enter__()
         return self
 
