@@ -10,7 +10,8 @@ come back as the driver gives them: read only columns that need no conversion.
 
 ``pipelined`` lets a Unit of Work send its writes together: on PostgreSQL, psycopg's
 pipeline mode queues statements and their answers are read only when needed, so a
-command's writes cost one round trip, however many statements they are. A statement is
+command's writes cost one round trip, however many statements they are (and its
+``BEGIN`` travels with its first read). A statement is
 ``send``-ed and its answer (``Sent``) read after the pipeline closed; everywhere else
 (SQLite, or outside a pipeline) the answer is there at once and the same code runs.
 """
@@ -145,9 +146,9 @@ def pipelined(alias: str = DEFAULT_DB_ALIAS, begin: bool = False) -> Iterator[No
             driver.autocommit = True  # no statement yet: no round trip, no transaction
         pipeline = driver.pipeline()
         pipeline.__enter__()
-        if begin:
-            driver.execute(_begin(driver.isolation_level))
         try:
+            if begin:
+                driver.execute(_begin(driver.isolation_level))
             yield
         except BaseException as error:
             if driver.pgconn.pipeline_status != psycopg.pq.PipelineStatus.ABORTED:

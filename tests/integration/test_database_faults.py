@@ -6,8 +6,8 @@ import psycopg
 import pytest
 from django.db import connection
 
+from allocation.adapters import outbox
 from allocation.adapters.postgresql.base import alive
-from allocation.adapters.repository import DjangoProductRepository
 from allocation.models import OrderLineRecord, ProductRecord
 from benchmarks.round_trips import counting_round_trips
 from tests.waiting import wait_until
@@ -55,13 +55,13 @@ def test_connection_dropped_mid_request_is_a_clean_503_and_the_next_request_work
     assert api.post("add_batch", {"ref": "b1", "sku": "LAMP", "qty": 5}).status_code == 201
     before = write_counts()
     version = ProductRecord.objects.get(sku="LAMP").version_number
-    save_lines = DjangoProductRepository._save_lines
+    store = outbox.store
 
-    def drop_then_save(sku, changed):
-        kill_my_backend()  # the version UPDATE already ran in this transaction
-        return save_lines(sku, changed)
+    def drop_then_store(events, actor):
+        kill_my_backend()  # the product's save was already sent in this transaction
+        return store(events, actor)
 
-    monkeypatch.setattr(DjangoProductRepository, "_save_lines", staticmethod(drop_then_save))
+    monkeypatch.setattr(outbox, "store", drop_then_store)
     response = api.post("allocate", {"orderid": "o1", "sku": "LAMP", "qty": 1})
 
     assert response.status_code == 503

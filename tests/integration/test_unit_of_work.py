@@ -407,3 +407,27 @@ def test_the_unit_of_work_begins_its_transaction_as_psycopg_would():
     assert connection.get_autocommit()
     assert driver.autocommit
     assert driver.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_unit_of_work_that_fails_rolls_back_its_own_begin():
+    """A statement refused inside the Unit of Work: nothing it wrote stays, even what
+    PostgreSQL finished before (a sync in between: without the BEGIN, psycopg's
+    autocommit would have committed it), and the connection goes back to autocommit,
+    idle, for the next request."""
+    ProductRecordFactory(sku="LAMP", version_number=1)
+
+    def refused_after_a_write() -> None:
+        with DjangoUnitOfWork(), connection.cursor() as cursor:
+            with connection.connection.pipeline():  # a nested pipeline syncs as it ends
+                cursor.execute("UPDATE allocation_product SET version_number = 7")
+            cursor.execute("UPDATE allocation_product SET version_number = -1")  # refused
+            cursor.execute("SELECT 1")
+
+    with pytest.raises(IntegrityError):
+        refused_after_a_write()
+    assert ProductRecord.objects.get(sku="LAMP").version_number == 1
+    assert connection.get_autocommit()
+    assert connection.connection.autocommit
+    assert connection.connection.info.transaction_status == psycopg.pq.TransactionStatus.IDLE

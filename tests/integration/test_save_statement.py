@@ -1,0 +1,106 @@
+"""The save in one statement (PostgreSQL): what it writes, and the order it locks rows in."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from django.db import connection, connections, transaction
+
+from allocation.adapters.save_statement import MOST_ROWS
+from allocation.adapters.unit_of_work import DjangoUnitOfWork
+from allocation.domain import commands
+from allocation.models import BatchRecord, OrderLineRecord, ProductRecord
+from allocation.service_layer import handlers
+from allocation.service_layer.unit_of_work import ConcurrencyError
+from benchmarks.round_trips import counting_round_trips
+from tests.factories import BatchRecordFactory, OrderLineRecordFactory, ProductRecordFactory
+from tests.waiting import wait_until
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+
+def test_an_allocation_saves_in_one_statement_and_stores_its_event_in_another():
+    """Five statements reach PostgreSQL: BEGIN, the load, the save, the outbox row,
+    COMMIT (counted from libpq's trace: Django's log shows its own BEGIN and COMMIT)."""
+    BatchRecordFactory(reference="b1", product=ProductRecordFactory(sku="LAMP", version_number=1))
+    with counting_round_trips() as round_trips:
+        handlers.allocate(commands.Allocate("o1", "LAMP", 2), DjangoUnitOfWork())
+    statements = [line for line in round_trips.trace.splitlines() if line.startswith("F\t")]
+    assert sum("\tBind\t" in line for line in statements) == 5, round_trips.trace
+    assert ProductRecord.objects.get(sku="LAMP").version_number == 2
+    assert BatchRecord.objects.get(reference="b1").allocated_quantity == 2
+    line = OrderLineRecord.objects.get(orderid="o1")
+    assert (line.batch_id, line.qty, line.arrival) == ("b1", 2, 2)
+
+
+def test_a_reallocation_saves_every_batch_and_line_it_changes():
+    """A batch shrinks: its line moves to the other batch, in the same statement."""
+    product = ProductRecordFactory(sku="LAMP", version_number=2)
+    BatchRecordFactory(reference="b1", product=product, purchased_quantity=10, allocated_quantity=8)
+    BatchRecordFactory(reference="b2", product=product, purchased_quantity=10, eta="2030-01-01")
+    OrderLineRecordFactory(orderid="o1", product=product, batch_id="b1", qty=8, sequence=1)
+    handlers.change_batch_quantity(commands.ChangeBatchQuantity("b1", 5), DjangoUnitOfWork())
+    batches = dict(BatchRecord.objects.values_list("reference", "allocated_quantity"))
+    assert batches == {"b1": 0, "b2": 8}
+    assert OrderLineRecord.objects.get(orderid="o1").batch_id == "b2"
+
+
+def test_more_lines_than_one_statement_takes_are_saved_all_the_same():
+    product = ProductRecordFactory(sku="LAMP", version_number=2)
+    lines = MOST_ROWS + 4
+    BatchRecordFactory(
+        reference="b1", product=product, purchased_quantity=lines, allocated_quantity=lines
+    )
+    BatchRecordFactory(reference="b2", product=product, purchased_quantity=lines, eta="2030-01-01")
+    for n in range(lines):
+        OrderLineRecordFactory(orderid=f"o{n}", product=product, batch_id="b1", qty=1, sequence=n)
+    handlers.change_batch_quantity(commands.ChangeBatchQuantity("b1", 0), DjangoUnitOfWork())
+    assert set(OrderLineRecord.objects.values_list("batch__reference", flat=True)) == {"b2"}
+    assert BatchRecord.objects.get(reference="b2").allocated_quantity == lines
+
+
+def test_the_save_locks_the_product_before_any_batch_or_line():
+    """Every writer of a SKU locks its product row first. One holds it; the save waits
+    for it, holding no batch or line lock meanwhile: the holder can still write the
+    batch and the line (no deadlock), commits, and the save loses the race cleanly."""
+    product = ProductRecordFactory(sku="LOCKED", version_number=1)
+    BatchRecordFactory(reference="b1", product=product, purchased_quantity=10)
+    outcome: list[str] = []
+
+    def save() -> None:
+        try:
+            handlers.allocate(commands.Allocate("o1", "LOCKED", 2), DjangoUnitOfWork())
+            outcome.append("committed")
+        except ConcurrencyError:
+            outcome.append("conflict")
+        finally:
+            connections.close_all()
+
+    with transaction.atomic(), connection.cursor() as holder:
+        holder.execute("SET LOCAL lock_timeout = '5s'")
+        holder.execute(
+            "UPDATE allocation_product SET version_number = 2 WHERE sku = 'LOCKED'"
+        )  # the product's row lock, as a writer takes it
+        saver = threading.Thread(target=save)
+        saver.start()
+        wait_until(_a_statement_waits_for_a_lock, 10, "the save to wait for the row lock")
+        holder.execute("UPDATE allocation_batch SET allocated_quantity = 3 WHERE reference = 'b1'")
+        holder.execute(
+            "INSERT INTO allocation_order_line (orderid, sku, qty, batchref, arrival, sequence)"
+            " VALUES ('o1', 'LOCKED', 3, 'b1', 1, 1)"
+        )
+    saver.join(timeout=15)
+    assert outcome == ["conflict"]
+    assert OrderLineRecord.objects.get(orderid="o1").qty == 3
+
+
+def _a_statement_waits_for_a_lock() -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_clear_snapshot()")  # else frozen for the transaction
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE wait_event_type = 'Lock' AND datname = current_database()"
+        )
+        (waiting,) = cursor.fetchone()
+    return waiting > 0
