@@ -732,9 +732,10 @@ class Benchmark:
                 self.report.pgbench_fraction = rate / tps
         table.note(
             "the script (prepared statements): BEGIN; select product with its batches, waiting"
-            " lines, the order's line; update version (checked), update batch, insert line,"
-            " insert outbox (its trigger notifies the relay); COMMIT (what one allocate sends"
-            " to PostgreSQL); the relay and the worker are paused meanwhile"
+            " lines, the order's line; the save in one statement (version checked, batch"
+            " updated, line inserted); insert outbox (its trigger notifies the relay); COMMIT"
+            " (what one allocate sends to PostgreSQL); the relay and the worker are paused"
+            " meanwhile"
         )
         self.report.tables.append(table)
 
