@@ -47,6 +47,8 @@ def test_a_reallocation_saves_every_batch_and_line_it_changes():
 
 
 def test_more_lines_than_one_statement_takes_are_saved_all_the_same():
+    """Past ``MOST_ROWS`` lines the separate statements save them, in the same
+    transaction: a batch emptied under many lines moves them all."""
     product = ProductRecordFactory(sku="LAMP", version_number=2)
     lines = MOST_ROWS + 4
     BatchRecordFactory(
