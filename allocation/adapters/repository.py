@@ -295,16 +295,16 @@ class DjangoProductRepository(AbstractProductRepository):
         # Outside a pipeline (or for an insert that waits for its answer), a lost race
         # raises here; inside one, when the pipeline closes (``confirm``).
         with self._conflicts(sku):
-            kept = {orderid: state for orderid, state in lines.items() if state is not None}
-            alias = save_statement.alias_for(len(changed), len(kept))
-            if alias and loaded_version is not None and not new and len(kept) == len(lines):
+            alias = save_statement.alias_for(len(changed), len(lines))
+            if alias and loaded_version is not None and not new:
                 save_statement.send(
                     alias,
                     sku,
                     loaded_version,
                     product.version_number,
                     [(b.reference, b.purchased_quantity, b.allocated_quantity) for b in changed],
-                    [(orderid, *_line_row(state)) for orderid, state in kept.items()],
+                    [(o, *_line_row(state)) for o, state in lines.items() if state is not None],
+                    [orderid for orderid, state in lines.items() if state is None],
                 )
             else:
                 if loaded_version is None:

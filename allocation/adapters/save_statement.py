@@ -1,5 +1,5 @@
 """A product's save in one statement, on PostgreSQL: the version check, the batches'
-totals and the lines together.
+totals and the lines (written or deleted) together.
 
 Sent as three or more statements (``repository``'s ``_BUMP``, ``_UPDATE_BATCH``,
 ``_UPSERT_LINE``), a save costs one round trip in the Unit of Work's pipeline, but the
@@ -16,10 +16,10 @@ statements join the version check's ``RETURNING``: they cannot write a row befor
 has run, and so before it holds the product's row lock. A lost race fails the whole
 statement as ``_BUMP`` does (``STALE``, refused by the column's constraint).
 
-For what most commands change (an allocation, a cancellation's reallocation, a batch's
-new quantity): an existing product, batches that exist, a few lines written, none
-deleted. Anything else, and SQLite (which has no such statement), goes through the
-separate statements, in the same transaction.
+For what most commands change (an allocation, a cancellation, a batch's new quantity):
+an existing product, batches that exist, a few lines. A new product or batch, many
+lines, and SQLite (which has no such statement) go through the separate statements, in
+the same transaction.
 """
 
 from __future__ import annotations
@@ -52,8 +52,8 @@ shrinking under many lines) goes through the separate statements."""
 
 
 def alias_for(batches: int, lines: int) -> str | None:
-    """The database to save this many batches and lines in one statement on; None: not
-    this database (SQLite), or more than ``MOST_ROWS``."""
+    """The database to save this many batches and lines (written or deleted) in one
+    statement on; None: not this database (SQLite), or more than ``MOST_ROWS``."""
     alias = router.db_for_write(ProductRecord) or "default"
     if connections[alias].vendor != "postgresql" or max(batches, lines) > MOST_ROWS:
         return None
@@ -67,18 +67,22 @@ def send(
     version: int,
     batches: Sequence[BatchTotals],
     lines: Sequence[LineRow],
+    gone: Sequence[str],
 ) -> None:
-    """Send the save (its answer is not read: an error comes back with the pipeline)."""
+    """Send the save (its answer is not read: an error comes back with the pipeline);
+    ``gone``: the orderids whose line of this SKU is deleted."""
     params: list[Any] = [loaded, version, sku]
     params += [value for batch in batches for value in batch]
     params += [value for orderid, *rest in lines for value in (orderid, sku, *rest)]
+    params += gone
     with connections[alias].cursor() as cursor:
-        cursor.execute(_statement(alias, len(batches), len(lines)), params)
+        cursor.execute(_statement(alias, len(batches), len(lines), len(gone)), params)
 
 
 @functools.cache
-def _statement(alias: str, batches: int, lines: int) -> str:
-    """The statement for this many batches and lines (built once per shape)."""
+def _statement(alias: str, batches: int, lines: int, gone: int) -> str:
+    """The statement for this many batches, lines written and lines deleted (built once
+    per shape)."""
     connection = connections[alias]
     quote = connection.ops.quote_name
 
@@ -101,11 +105,10 @@ def _statement(alias: str, batches: int, lines: int) -> str:
         one = "(" + ", ".join(f"%s::{t}" for t in types) + ")"
         return "VALUES " + ", ".join([one] * rows)
 
-    version = column(ProductRecord, "version_number")
+    version, sku = column(ProductRecord, "version_number"), column(ProductRecord, "sku")
     parts = [
         f"checked AS (UPDATE {table(ProductRecord)} SET {version} = CASE WHEN {version} = %s"
-        f" THEN %s ELSE {STALE} END WHERE {column(ProductRecord, 'sku')} = %s"
-        f" RETURNING {column(ProductRecord, 'sku')})"
+        f" THEN %s ELSE {STALE} END WHERE {sku} = %s RETURNING {sku})"
     ]
     if batches:
         totals = ("reference", "purchased_quantity", "allocated_quantity")
@@ -125,5 +128,12 @@ def _statement(alias: str, batches: int, lines: int) -> str:
             f"lines AS (INSERT INTO {table(OrderLineRecord)} ({', '.join(cols)})"
             f" SELECT v.* FROM ({values(OrderLineRecord, row, lines)}) AS v, checked"
             f" ON CONFLICT ({key}) DO UPDATE SET {updates})"
+        )
+    if gone:
+        orderid, line_sku = column(OrderLineRecord, "orderid"), column(OrderLineRecord, "product")
+        parts.append(
+            f"gone AS (DELETE FROM {table(OrderLineRecord)} AS l"
+            f" USING ({values(OrderLineRecord, ('orderid',), gone)}) AS v({orderid}), checked"
+            f" WHERE l.{line_sku} = checked.{sku} AND l.{orderid} = v.{orderid})"
         )
     return "WITH " + ", ".join(parts) + " SELECT 1 FROM checked"

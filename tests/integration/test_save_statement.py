@@ -34,6 +34,24 @@ def test_an_allocation_saves_in_one_statement_and_stores_its_event_in_another():
     assert (line.batch_id, line.qty, line.arrival) == ("b1", 2, 2)
 
 
+def test_a_cancellation_deletes_its_line_and_gives_the_stock_to_a_waiting_one():
+    """The deleted line, the batch's total and the waiting line now allocated: one
+    statement, five in all as for an allocation."""
+    product = ProductRecordFactory(sku="LAMP", version_number=2)
+    BatchRecordFactory(
+        reference="b1", product=product, purchased_quantity=10, allocated_quantity=10
+    )
+    OrderLineRecordFactory(orderid="o1", product=product, batch_id="b1", qty=10, sequence=1)
+    OrderLineRecordFactory(orderid="o2", product=product, batch_id=None, qty=4, arrival=2)
+    with counting_round_trips() as round_trips:
+        handlers.deallocate(commands.Deallocate("o1", "LAMP"), DjangoUnitOfWork())
+    statements = [line for line in round_trips.trace.splitlines() if line.startswith("F\t")]
+    assert sum("\tBind\t" in line for line in statements) == 5, round_trips.trace
+    lines = OrderLineRecord.objects.values_list("orderid", "batch__reference")
+    assert list(lines) == [("o2", "b1")]
+    assert BatchRecord.objects.get(reference="b1").allocated_quantity == 4
+
+
 def test_a_reallocation_saves_every_batch_and_line_it_changes():
     """A batch shrinks: its line moves to the other batch, in the same statement."""
     product = ProductRecordFactory(sku="LAMP", version_number=2)
