@@ -306,13 +306,12 @@ class DjangoProductRepository(AbstractProductRepository):
                     [(o, *_line_row(state)) for o, state in lines.items() if state is not None],
                     [orderid for orderid, state in lines.items() if state is None],
                 )
+            elif loaded_version is None:
+                ProductRecord.objects.create(sku=sku, version_number=product.version_number)
+                self._save_separately(sku, new, changed, lines)
             else:
-                if loaded_version is None:
-                    ProductRecord.objects.create(sku=sku, version_number=product.version_number)
-                else:
-                    _BUMP.send(sku=sku, expected=loaded_version, new=product.version_number)
-                self._save_batches(sku, new, changed)
-                self._save_lines(sku, lines)
+                _BUMP.send(sku=sku, expected=loaded_version, new=product.version_number)
+                self._save_separately(sku, new, changed, lines)
         self._loaded_versions[sku] = product.version_number
         self._loaded_batches[sku] = {b.reference: _snapshot(b) for b in product.batches}
 
@@ -340,16 +339,22 @@ class DjangoProductRepository(AbstractProductRepository):
             raise ConcurrencyError(f"Concurrent change to {', '.join(skus)}: {error}") from error
 
     def _changed_batches(self, product: Product) -> tuple[list[Batch], list[Batch]]:
-        """The product's batches not stored yet, and those whose quantities changed."""
+        """The product's batches not stored yet, and the stored ones whose quantities
+        changed."""
         loaded = self._loaded_batches[product.sku]
         new = [b for b in product.batches if b.reference not in loaded]
         changed = [
-            b for b in product.batches if loaded.get(b.reference, _snapshot(b)) != _snapshot(b)
+            b
+            for b in product.batches
+            if b.reference in loaded and loaded[b.reference] != _snapshot(b)
         ]
         return new, changed
 
-    @staticmethod
-    def _save_batches(sku: str, new: list[Batch], changed: list[Batch]) -> None:
+    @classmethod
+    def _save_separately(
+        cls, sku: str, new: list[Batch], changed: list[Batch], lines: dict[str, LineState | None]
+    ) -> None:
+        """The batches and lines, statement by statement (after the product's)."""
         for batch in new:
             _INSERT_BATCH.send(
                 ref=batch.reference,
@@ -364,6 +369,7 @@ class DjangoProductRepository(AbstractProductRepository):
                 purchased=batch.purchased_quantity,
                 allocated=batch.allocated_quantity,
             )
+        cls._save_lines(sku, lines)
 
     @staticmethod
     def _save_lines(sku: str, changed: dict[str, LineState | None]) -> None:

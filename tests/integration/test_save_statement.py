@@ -86,11 +86,37 @@ def test_the_save_locks_the_product_before_any_batch_or_line():
     batch and the line (no deadlock), commits, and the save loses the race cleanly."""
     product = ProductRecordFactory(sku="LOCKED", version_number=1)
     BatchRecordFactory(reference="b1", product=product, purchased_quantity=10)
+    holder_writes = [
+        "UPDATE allocation_batch SET allocated_quantity = 3 WHERE reference = 'b1'",
+        "INSERT INTO allocation_order_line (orderid, sku, qty, batchref, arrival, sequence)"
+        " VALUES ('o1', 'LOCKED', 3, 'b1', 1, 1)",
+    ]
+    assert _racing(commands.Allocate("o1", "LOCKED", 2), "LOCKED", holder_writes) == "conflict"
+    assert OrderLineRecord.objects.get(orderid="o1").qty == 3
+
+
+def test_a_cancellation_locks_the_product_before_the_line_it_deletes():
+    """As above, for the line a cancellation deletes: the holder can still change it."""
+    product = ProductRecordFactory(sku="HELD", version_number=1)
+    BatchRecordFactory(reference="b1", product=product, purchased_quantity=10, allocated_quantity=2)
+    OrderLineRecordFactory(orderid="o1", product=product, batch_id="b1", qty=2, sequence=1)
+    holder_writes = [
+        "UPDATE allocation_batch SET allocated_quantity = 3 WHERE reference = 'b1'",
+        "UPDATE allocation_order_line SET qty = 3 WHERE orderid = 'o1'",
+    ]
+    assert _racing(commands.Deallocate("o1", "HELD"), "HELD", holder_writes) == "conflict"
+    assert OrderLineRecord.objects.get(orderid="o1").qty == 3
+
+
+def _racing(command: commands.Command, sku: str, holder_writes: list[str]) -> str:
+    """Hold the product's row lock (as a writer takes it), run ``command`` in a thread
+    until it waits for that lock, then write ``holder_writes`` and commit (a lock wait
+    over 5 s fails them); how the command ended: "committed", "conflict" or "failed"."""
     outcome: list[str] = []
 
-    def save() -> None:
+    def run() -> None:
         try:
-            handlers.allocate(commands.Allocate("o1", "LOCKED", 2), DjangoUnitOfWork())
+            handlers.COMMAND_HANDLERS[type(command)](command, DjangoUnitOfWork())
             outcome.append("committed")
         except ConcurrencyError:
             outcome.append("conflict")
@@ -99,20 +125,14 @@ def test_the_save_locks_the_product_before_any_batch_or_line():
 
     with transaction.atomic(), connection.cursor() as holder:
         holder.execute("SET LOCAL lock_timeout = '5s'")
-        holder.execute(
-            "UPDATE allocation_product SET version_number = 2 WHERE sku = 'LOCKED'"
-        )  # the product's row lock, as a writer takes it
-        saver = threading.Thread(target=save)
+        holder.execute("UPDATE allocation_product SET version_number = 2 WHERE sku = %s", [sku])
+        saver = threading.Thread(target=run)
         saver.start()
         wait_until(_a_statement_waits_for_a_lock, 10, "the save to wait for the row lock")
-        holder.execute("UPDATE allocation_batch SET allocated_quantity = 3 WHERE reference = 'b1'")
-        holder.execute(
-            "INSERT INTO allocation_order_line (orderid, sku, qty, batchref, arrival, sequence)"
-            " VALUES ('o1', 'LOCKED', 3, 'b1', 1, 1)"
-        )
+        for statement in holder_writes:
+            holder.execute(statement)
     saver.join(timeout=15)
-    assert outcome == ["conflict"]
-    assert OrderLineRecord.objects.get(orderid="o1").qty == 3
+    return outcome[0] if outcome else "failed"
 
 
 def _a_statement_waits_for_a_lock() -> bool:
